@@ -1,0 +1,722 @@
+/**
+ * The Kinesis port: the narrow service through which the library talks to Kinesis Data Streams.
+ *
+ * Every operation is an `Effect` with its typed error union (see `KinesisError`). `Kinesis.layer`
+ * implements the port over the AWS SDK v3 `KinesisClient`; `KinesisTest.layer` implements the same
+ * port in memory, so the same program runs against AWS, a local server or a test engine.
+ *
+ * @example
+ * ```ts
+ * import { Kinesis, StreamAddress } from "@effect-kinesis/core"
+ * import { Effect } from "effect"
+ *
+ * const stream = StreamAddress.unsafeMake("orders")
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* Kinesis.createStream({ streamName: "orders", shardCount: 2, waitUntilActive: true })
+ *   const put = yield* Kinesis.putRecords({
+ *     stream,
+ *     records: [{ data: new TextEncoder().encode("hello"), partitionKey: "order-1" }]
+ *   })
+ *   const shards = yield* Kinesis.listShards({ stream })
+ *   return { put, shards }
+ * }).pipe(
+ *   Effect.catchTag("ProvisionedThroughputExceeded", (e) => Effect.logWarning(`throttled: ${e.message}`))
+ * )
+ *
+ * // against a local server; `Kinesis.layerConfig` reads AWS_REGION / KINESIS_ENDPOINT instead
+ * program.pipe(Effect.provide(Kinesis.layer({ endpoint: "http://127.0.0.1:4567", region: "us-east-1" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type { KinesisClient, KinesisClientConfig } from "@aws-sdk/client-kinesis"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/kinesis.js"
+import type {
+  AccessDenied,
+  ExpiredIterator,
+  ExpiredNextToken,
+  InvalidArgument,
+  KinesisUnknownError,
+  KmsError,
+  LimitExceeded,
+  ProvisionedThroughputExceeded,
+  ResourceInUse,
+  ResourceNotFound
+} from "./KinesisError.js"
+import type { StreamAddress } from "./StreamAddress.js"
+
+// ---------------------------------------------------------------------------------------------
+// models
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * One record to put. `data` plus the UTF-8 bytes of `partitionKey` count toward the record size limit.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutRecordsEntry {
+  readonly data: Uint8Array
+  readonly partitionKey: string
+  /** Decimal 128-bit hash key that overrides MD5(partitionKey) for shard choice. */
+  readonly explicitHashKey?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutRecordsRequest {
+  readonly stream: StreamAddress
+  readonly records: ReadonlyArray<PutRecordsEntry>
+}
+
+/**
+ * The result for one record of a PutRecords request, in request order.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PutRecordsResultEntry =
+  | {
+    readonly _tag: "Success"
+    readonly shardId: string
+    readonly sequenceNumber: string
+  }
+  | {
+    readonly _tag: "Failure"
+    /** e.g. `ProvisionedThroughputExceededException`, `InternalFailure`, `KMSThrottlingException`. */
+    readonly errorCode: string
+    readonly errorMessage: string
+  }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutRecordsResponse {
+  readonly failedRecordCount: number
+  readonly records: ReadonlyArray<PutRecordsResultEntry>
+  readonly encryptionType?: EncryptionType | undefined
+}
+
+/**
+ * Where a shard iterator starts.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StartingPosition =
+  | { readonly type: "TRIM_HORIZON" }
+  | { readonly type: "LATEST" }
+  | { readonly type: "AT_SEQUENCE_NUMBER"; readonly sequenceNumber: string }
+  | { readonly type: "AFTER_SEQUENCE_NUMBER"; readonly sequenceNumber: string }
+  | { readonly type: "AT_TIMESTAMP"; readonly timestamp: Date }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface GetShardIteratorRequest {
+  readonly stream: StreamAddress
+  readonly shardId: string
+  readonly position: StartingPosition
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface GetRecordsRequest {
+  readonly shardIterator: string
+  /** At most 10,000. */
+  readonly limit?: number | undefined
+  /** Sent as StreamARN when it is an ARN (needed for cross-account reads); optional otherwise. */
+  readonly stream?: StreamAddress | undefined
+}
+
+/**
+ * A record as stored in a shard.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KinesisRecord {
+  readonly sequenceNumber: string
+  readonly approximateArrivalTimestamp: Date
+  readonly data: Uint8Array
+  readonly partitionKey: string
+  readonly encryptionType?: EncryptionType | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface HashKeyRange {
+  /** Decimal 128-bit integer, inclusive. */
+  readonly startingHashKey: string
+  /** Decimal 128-bit integer, inclusive. */
+  readonly endingHashKey: string
+}
+
+/**
+ * A child of a closed shard, as GetRecords reports it once the shard is drained.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChildShard {
+  readonly shardId: string
+  readonly parentShards: ReadonlyArray<string>
+  readonly hashKeyRange: HashKeyRange
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface GetRecordsResponse {
+  readonly records: ReadonlyArray<KinesisRecord>
+  /** `undefined` once a closed shard has been read to its end. */
+  readonly nextShardIterator: string | undefined
+  readonly millisBehindLatest: number | undefined
+  /** Present when the shard is closed and drained (not every server reports it). */
+  readonly childShards: ReadonlyArray<ChildShard> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Shard {
+  readonly shardId: string
+  readonly parentShardId?: string | undefined
+  readonly adjacentParentShardId?: string | undefined
+  readonly hashKeyRange: HashKeyRange
+  readonly sequenceNumberRange: {
+    readonly startingSequenceNumber: string
+    /** Set once the shard is closed. */
+    readonly endingSequenceNumber?: string | undefined
+  }
+}
+
+/**
+ * Which shards ListShards returns.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ShardFilter =
+  | { readonly type: "AFTER_SHARD_ID"; readonly shardId: string }
+  | { readonly type: "AT_TRIM_HORIZON" }
+  | { readonly type: "FROM_TRIM_HORIZON" }
+  | { readonly type: "AT_LATEST" }
+  | { readonly type: "AT_TIMESTAMP"; readonly timestamp: Date }
+  | { readonly type: "FROM_TIMESTAMP"; readonly timestamp: Date }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListShardsRequest {
+  readonly stream: StreamAddress
+  readonly shardFilter?: ShardFilter | undefined
+  /** List the shards after this one (first page only). */
+  readonly exclusiveStartShardId?: string | undefined
+  /** Shards per page (MaxResults, 1–10,000); every page is fetched whatever the size. */
+  readonly pageSize?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamStatus = "CREATING" | "DELETING" | "ACTIVE" | "UPDATING"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamMode = "PROVISIONED" | "ON_DEMAND"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type EncryptionType = "NONE" | "KMS"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamSummary {
+  readonly streamName: string
+  readonly streamARN: string
+  readonly streamStatus: StreamStatus
+  readonly streamMode: StreamMode
+  readonly retentionPeriodHours: number
+  readonly openShardCount: number
+  readonly encryptionType: EncryptionType
+  readonly keyId?: string | undefined
+  readonly streamCreationTimestamp: Date
+  readonly consumerCount?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamListing {
+  readonly streamName: string
+  readonly streamARN?: string | undefined
+  readonly streamStatus?: StreamStatus | undefined
+  readonly streamMode?: StreamMode | undefined
+  readonly streamCreationTimestamp?: Date | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateStreamRequest {
+  readonly streamName: string
+  /** Required for PROVISIONED streams; not allowed for ON_DEMAND. */
+  readonly shardCount?: number | undefined
+  /** Default PROVISIONED. */
+  readonly streamMode?: StreamMode | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface DeleteStreamRequest {
+  readonly stream: StreamAddress
+  readonly enforceConsumerDeletion?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SplitShardRequest {
+  readonly stream: StreamAddress
+  readonly shardToSplit: string
+  /** Decimal hash key, strictly inside the parent's range: the first key of the upper child. */
+  readonly newStartingHashKey: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MergeShardsRequest {
+  readonly stream: StreamAddress
+  readonly shardToMerge: string
+  readonly adjacentShardToMerge: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface UpdateShardCountRequest {
+  readonly stream: StreamAddress
+  readonly targetShardCount: number
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface UpdateShardCountResponse {
+  readonly currentShardCount: number
+  readonly targetShardCount: number
+}
+
+// ---------------------------------------------------------------------------------------------
+// error unions
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type PutRecordsError =
+  | ProvisionedThroughputExceeded
+  | ResourceNotFound
+  | InvalidArgument
+  | AccessDenied
+  | KmsError
+  | KinesisUnknownError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type GetRecordsError =
+  | ProvisionedThroughputExceeded
+  | ExpiredIterator
+  | ResourceNotFound
+  | InvalidArgument
+  | AccessDenied
+  | KmsError
+  | KinesisUnknownError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type GetShardIteratorError =
+  | ProvisionedThroughputExceeded
+  | ResourceNotFound
+  | InvalidArgument
+  | AccessDenied
+  | KinesisUnknownError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ListShardsError =
+  | ResourceNotFound
+  | ResourceInUse
+  | InvalidArgument
+  | ExpiredNextToken
+  | LimitExceeded
+  | AccessDenied
+  | KinesisUnknownError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type DescribeStreamSummaryError =
+  | ResourceNotFound
+  | InvalidArgument
+  | LimitExceeded
+  | AccessDenied
+  | KinesisUnknownError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type CreateStreamError = ResourceInUse | InvalidArgument | LimitExceeded | KinesisUnknownError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type DeleteStreamError = ResourceNotFound | ResourceInUse | LimitExceeded | AccessDenied | KinesisUnknownError
+
+/**
+ * The errors of SplitShard, MergeShards and UpdateShardCount.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReshardError =
+  | ResourceNotFound
+  | ResourceInUse
+  | InvalidArgument
+  | LimitExceeded
+  | AccessDenied
+  | KinesisUnknownError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ListStreamsError = ExpiredNextToken | InvalidArgument | LimitExceeded | KinesisUnknownError
+
+// ---------------------------------------------------------------------------------------------
+// the port
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The operations the library needs. Implementations: `Kinesis.layer` (AWS SDK) and
+ * `KinesisTest.layer` (in memory). Interrupting a call aborts it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly putRecords: (request: PutRecordsRequest) => Effect.Effect<PutRecordsResponse, PutRecordsError>
+  readonly getRecords: (request: GetRecordsRequest) => Effect.Effect<GetRecordsResponse, GetRecordsError>
+  readonly getShardIterator: (request: GetShardIteratorRequest) => Effect.Effect<string, GetShardIteratorError>
+  /** Every page, following NextToken. */
+  readonly listShards: (request: ListShardsRequest) => Effect.Effect<ReadonlyArray<Shard>, ListShardsError>
+  readonly describeStreamSummary: (
+    stream: StreamAddress
+  ) => Effect.Effect<StreamSummary, DescribeStreamSummaryError>
+  readonly createStream: (request: CreateStreamRequest) => Effect.Effect<void, CreateStreamError>
+  readonly deleteStream: (request: DeleteStreamRequest) => Effect.Effect<void, DeleteStreamError>
+  readonly splitShard: (request: SplitShardRequest) => Effect.Effect<void, ReshardError>
+  readonly mergeShards: (request: MergeShardsRequest) => Effect.Effect<void, ReshardError>
+  readonly updateShardCount: (request: UpdateShardCountRequest) => Effect.Effect<UpdateShardCountResponse, ReshardError>
+  /** Every page. */
+  readonly listStreams: () => Effect.Effect<ReadonlyArray<StreamListing>, ListStreamsError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Kinesis extends Context.Tag("@effect-kinesis/core/Kinesis")<Kinesis, Service>() {}
+
+// ---------------------------------------------------------------------------------------------
+// layers
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Options of the AWS SDK implementation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KinesisOptions {
+  /** AWS region; the SDK's default chain (AWS_REGION, profile) when absent. */
+  readonly region?: string | undefined
+  /**
+   * Endpoint URL, e.g. `http://127.0.0.1:4567` for a local server. An `http://` endpoint gets the
+   * HTTP/1.1 `NodeHttpHandler` (local servers do not speak the SDK's default HTTP/2).
+   */
+  readonly endpoint?: string | undefined
+  /** Credentials or a provider; the SDK's default chain when absent. */
+  readonly credentials?: KinesisClientConfig["credentials"] | undefined
+  /**
+   * Attempts the AWS SDK makes per call. Default **1**: the SDK does not retry, so throttling and
+   * transient errors reach the library's retry `Schedule`s (which know about shards and order) and
+   * your `Effect.catchTag`. Raise it only for calls you make yourself through the port.
+   */
+  readonly maxAttempts?: number | undefined
+  /** Per-request socket timeout (HTTP/1.1 handler). Default 30 seconds. */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /** Connection timeout (HTTP/1.1 handler). Default 5 seconds. */
+  readonly connectionTimeout?: Duration.DurationInput | undefined
+  /** Max sockets per host (HTTP/1.1 handler). Default 50. */
+  readonly maxSockets?: number | undefined
+  /** A request handler to use instead of the default one (for any endpoint). */
+  readonly requestHandler?: KinesisClientConfig["requestHandler"] | undefined
+  /** Any other `KinesisClient` configuration; the options above win. */
+  readonly clientConfig?: KinesisClientConfig | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaults: {
+  readonly maxAttempts: number
+  readonly requestTimeout: Duration.DurationInput
+  readonly connectionTimeout: Duration.DurationInput
+  readonly maxSockets: number
+} = internal.defaults
+
+/**
+ * Implements the port over an SDK client. The client is not destroyed by this function.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromClient: (client: KinesisClient) => Service = internal.fromClient
+
+/**
+ * Builds a `KinesisClient` from the options, scoped: the client is destroyed (sockets closed) when
+ * the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeClient: (options?: KinesisOptions) => Effect.Effect<KinesisClient, never, Scope.Scope> =
+  internal.makeClient
+
+/**
+ * The port over a new SDK client, destroyed when the layer is released.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: (options?: KinesisOptions) => Layer.Layer<Kinesis> = internal.layer
+
+/**
+ * The port over a client you own (it is not destroyed by the layer).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient: (client: KinesisClient) => Layer.Layer<Kinesis> = internal.layerClient
+
+/**
+ * Reads the options from `Config`: `AWS_REGION`, `KINESIS_ENDPOINT`, `AWS_ACCESS_KEY_ID` +
+ * `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) as `Redacted`, `KINESIS_MAX_ATTEMPTS`,
+ * `KINESIS_REQUEST_TIMEOUT`. Every variable is optional; absent ones fall back to the SDK's chain
+ * or to `defaults`.
+ *
+ * @since 0.1.0
+ * @category Config
+ */
+export const config: Config.Config<KinesisOptions> = internal.config
+
+/**
+ * The port configured from `Config` (see `config`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<Kinesis, ConfigError.ConfigError> = internal.layerConfig(internal.config)
+
+/**
+ * The port configured from your own `Config`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfigWith: (
+  config: Config.Config<KinesisOptions>
+) => Layer.Layer<Kinesis, ConfigError.ConfigError> = internal.layerConfig
+
+// ---------------------------------------------------------------------------------------------
+// accessors
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const putRecords = (request: PutRecordsRequest): Effect.Effect<PutRecordsResponse, PutRecordsError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.putRecords(request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getRecords = (request: GetRecordsRequest): Effect.Effect<GetRecordsResponse, GetRecordsError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.getRecords(request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const getShardIterator = (
+  request: GetShardIteratorRequest
+): Effect.Effect<string, GetShardIteratorError, Kinesis> => Effect.flatMap(Kinesis, (k) => k.getShardIterator(request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const listShards = (
+  request: ListShardsRequest
+): Effect.Effect<ReadonlyArray<Shard>, ListShardsError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.listShards(request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const describeStreamSummary = (
+  stream: StreamAddress
+): Effect.Effect<StreamSummary, DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.describeStreamSummary(stream))
+
+/**
+ * Options for waiting until a stream is ACTIVE after a control-plane call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WaitOptions {
+  /** Wait until the stream is ACTIVE again before returning. Default false. */
+  readonly waitUntilActive?: boolean | undefined
+  /** How to poll DescribeStreamSummary while waiting. Default `defaultWaitSchedule`. */
+  readonly waitSchedule?: Schedule.Schedule<unknown, unknown> | undefined
+}
+
+/**
+ * Polls every 100 ms at first, backing off to 2 s, for up to 5 minutes.
+ *
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaultWaitSchedule: Schedule.Schedule<unknown, unknown> = internal.defaultWaitSchedule
+
+/**
+ * Waits until the stream is ACTIVE, polling DescribeStreamSummary with the schedule. Fails with
+ * `ResourceInUse` if the schedule ends first, and with `ResourceNotFound` if the stream is gone.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const waitUntilActive: (
+  stream: StreamAddress,
+  schedule?: Schedule.Schedule<unknown, unknown>
+) => Effect.Effect<StreamSummary, DescribeStreamSummaryError | ResourceInUse, Kinesis> = internal.waitUntilActive
+
+/**
+ * Creates a stream (provisioned with `shardCount`, or `streamMode: "ON_DEMAND"`), optionally
+ * waiting until it is ACTIVE.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const createStream = (
+  request: CreateStreamRequest & WaitOptions
+): Effect.Effect<void, CreateStreamError | DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.createStream(request)).pipe(
+    internal.thenWait({ _tag: "StreamName", name: request.streamName }, request)
+  )
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const deleteStream = (request: DeleteStreamRequest): Effect.Effect<void, DeleteStreamError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.deleteStream(request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const splitShard = (
+  request: SplitShardRequest & WaitOptions
+): Effect.Effect<void, ReshardError | DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.splitShard(request)).pipe(internal.thenWait(request.stream, request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const mergeShards = (
+  request: MergeShardsRequest & WaitOptions
+): Effect.Effect<void, ReshardError | DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.mergeShards(request)).pipe(internal.thenWait(request.stream, request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const updateShardCount = (
+  request: UpdateShardCountRequest & WaitOptions
+): Effect.Effect<UpdateShardCountResponse, ReshardError | DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.updateShardCount(request)).pipe(internal.thenWait(request.stream, request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const listStreams: Effect.Effect<ReadonlyArray<StreamListing>, ListStreamsError, Kinesis> = Effect.flatMap(
+  Kinesis,
+  (k) => k.listStreams()
+)

@@ -1,0 +1,537 @@
+/** @internal */
+import {
+  CreateStreamCommand,
+  DeleteStreamCommand,
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+  type KinesisClientConfig,
+  ListShardsCommand,
+  type ListShardsCommandInput,
+  ListStreamsCommand,
+  MergeShardsCommand,
+  PutRecordsCommand,
+  SplitShardCommand,
+  UpdateShardCountCommand
+} from "@aws-sdk/client-kinesis"
+import { NodeHttpHandler } from "@smithy/node-http-handler"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import * as Https from "node:https"
+import type * as Kinesis from "../Kinesis.js"
+import { Kinesis as KinesisTag } from "../Kinesis.js"
+import { ResourceInUse } from "../KinesisError.js"
+import type { ServiceError } from "../KinesisError.js"
+import * as StreamAddress from "../StreamAddress.js"
+import { fromSdkError } from "./sdkErrors.js"
+
+/** @internal */
+export const defaults = {
+  maxAttempts: 1,
+  requestTimeout: Duration.seconds(30),
+  connectionTimeout: Duration.seconds(5),
+  maxSockets: 50
+} as const
+
+type Tag = ServiceError["_tag"]
+
+/**
+ * Runs one SDK call: passes the fiber's abort signal (interruption aborts the HTTP request) and maps
+ * any failure to the operation's error union.
+ */
+const call = <A, T extends Tag>(
+  operation: string,
+  allowed: ReadonlyArray<T>,
+  stream: StreamAddress.StreamAddress | string | undefined,
+  send: (abortSignal: AbortSignal) => Promise<A>
+): Effect.Effect<A, Extract<ServiceError, { readonly _tag: T }>> =>
+  Effect.tryPromise({
+    try: send,
+    catch: (error) =>
+      // `fromSdkError` only returns tags listed in `allowed` (anything else becomes KinesisUnknownError).
+      fromSdkError(
+        error,
+        operation,
+        typeof stream === "object" ? StreamAddress.format(stream) : stream,
+        allowed
+      ) as Extract<ServiceError, { readonly _tag: T }>
+  })
+
+const PUT_RECORDS = [
+  "ProvisionedThroughputExceeded",
+  "ResourceNotFound",
+  "InvalidArgument",
+  "AccessDenied",
+  "KmsError",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.PutRecordsError["_tag"]>
+const GET_RECORDS = [...PUT_RECORDS, "ExpiredIterator"] as const satisfies ReadonlyArray<
+  Kinesis.GetRecordsError["_tag"]
+>
+const GET_SHARD_ITERATOR = [
+  "ProvisionedThroughputExceeded",
+  "ResourceNotFound",
+  "InvalidArgument",
+  "AccessDenied",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.GetShardIteratorError["_tag"]>
+const LIST_SHARDS = [
+  "ResourceNotFound",
+  "ResourceInUse",
+  "InvalidArgument",
+  "ExpiredNextToken",
+  "LimitExceeded",
+  "AccessDenied",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.ListShardsError["_tag"]>
+const DESCRIBE = [
+  "ResourceNotFound",
+  "InvalidArgument",
+  "LimitExceeded",
+  "AccessDenied",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.DescribeStreamSummaryError["_tag"]>
+const CREATE = [
+  "ResourceInUse",
+  "InvalidArgument",
+  "LimitExceeded",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.CreateStreamError["_tag"]>
+const DELETE = [
+  "ResourceNotFound",
+  "ResourceInUse",
+  "LimitExceeded",
+  "AccessDenied",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.DeleteStreamError["_tag"]>
+const RESHARD = [
+  "ResourceNotFound",
+  "ResourceInUse",
+  "InvalidArgument",
+  "LimitExceeded",
+  "AccessDenied",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.ReshardError["_tag"]>
+const LIST_STREAMS = [
+  "ExpiredNextToken",
+  "InvalidArgument",
+  "LimitExceeded",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.ListStreamsError["_tag"]>
+
+const toShard = (shard: {
+  ShardId?: string | undefined
+  ParentShardId?: string | undefined
+  AdjacentParentShardId?: string | undefined
+  HashKeyRange?: { StartingHashKey?: string | undefined; EndingHashKey?: string | undefined } | undefined
+  SequenceNumberRange?:
+    | { StartingSequenceNumber?: string | undefined; EndingSequenceNumber?: string | undefined }
+    | undefined
+}): Kinesis.Shard => ({
+  shardId: shard.ShardId ?? "",
+  parentShardId: shard.ParentShardId,
+  adjacentParentShardId: shard.AdjacentParentShardId,
+  hashKeyRange: {
+    startingHashKey: shard.HashKeyRange?.StartingHashKey ?? "0",
+    endingHashKey: shard.HashKeyRange?.EndingHashKey ?? "0"
+  },
+  sequenceNumberRange: {
+    startingSequenceNumber: shard.SequenceNumberRange?.StartingSequenceNumber ?? "0",
+    endingSequenceNumber: shard.SequenceNumberRange?.EndingSequenceNumber
+  }
+})
+
+const toShardFilter = (filter: Kinesis.ShardFilter): NonNullable<ListShardsCommandInput["ShardFilter"]> => {
+  switch (filter.type) {
+    case "AFTER_SHARD_ID":
+      return { Type: filter.type, ShardId: filter.shardId }
+    case "AT_TIMESTAMP":
+    case "FROM_TIMESTAMP":
+      return { Type: filter.type, Timestamp: filter.timestamp }
+    default:
+      return { Type: filter.type }
+  }
+}
+
+const toPosition = (position: Kinesis.StartingPosition) => {
+  switch (position.type) {
+    case "AT_SEQUENCE_NUMBER":
+    case "AFTER_SEQUENCE_NUMBER":
+      return { ShardIteratorType: position.type, StartingSequenceNumber: position.sequenceNumber }
+    case "AT_TIMESTAMP":
+      return { ShardIteratorType: position.type, Timestamp: position.timestamp }
+    default:
+      return { ShardIteratorType: position.type }
+  }
+}
+
+/** @internal */
+export const fromClient = (client: KinesisClient): Kinesis.Service => {
+  const putRecords = (request: Kinesis.PutRecordsRequest) =>
+    call(
+      "putRecords",
+      PUT_RECORDS,
+      request.stream,
+      (abortSignal) =>
+        client.send(
+          new PutRecordsCommand({
+            ...StreamAddress.toRequest(request.stream),
+            Records: request.records.map((r) =>
+              r.explicitHashKey === undefined
+                ? { Data: r.data, PartitionKey: r.partitionKey }
+                : { Data: r.data, PartitionKey: r.partitionKey, ExplicitHashKey: r.explicitHashKey }
+            )
+          }),
+          { abortSignal }
+        )
+    ).pipe(
+      Effect.map((out): Kinesis.PutRecordsResponse => ({
+        failedRecordCount: out.FailedRecordCount ?? 0,
+        encryptionType: out.EncryptionType,
+        records: (out.Records ?? []).map((r): Kinesis.PutRecordsResultEntry =>
+          r.ErrorCode !== undefined && r.ErrorCode !== null
+            ? { _tag: "Failure", errorCode: r.ErrorCode, errorMessage: r.ErrorMessage ?? "" }
+            : { _tag: "Success", shardId: r.ShardId ?? "", sequenceNumber: r.SequenceNumber ?? "" }
+        )
+      }))
+    )
+
+  const getRecords = (request: Kinesis.GetRecordsRequest) =>
+    call(
+      "getRecords",
+      GET_RECORDS,
+      request.stream,
+      (abortSignal) =>
+        client.send(
+          new GetRecordsCommand({
+            ShardIterator: request.shardIterator,
+            ...(request.limit === undefined ? {} : { Limit: request.limit }),
+            ...(request.stream?._tag === "StreamArn" ? { StreamARN: request.stream.arn } : {})
+          }),
+          { abortSignal }
+        )
+    ).pipe(
+      Effect.map((out): Kinesis.GetRecordsResponse => ({
+        records: (out.Records ?? []).map((r) => ({
+          sequenceNumber: r.SequenceNumber ?? "",
+          approximateArrivalTimestamp: r.ApproximateArrivalTimestamp ?? new Date(0),
+          data: r.Data ?? new Uint8Array(0),
+          partitionKey: r.PartitionKey ?? "",
+          encryptionType: r.EncryptionType
+        })),
+        nextShardIterator: out.NextShardIterator ?? undefined,
+        millisBehindLatest: out.MillisBehindLatest,
+        childShards: out.ChildShards?.map((c) => ({
+          shardId: c.ShardId ?? "",
+          parentShards: c.ParentShards ?? [],
+          hashKeyRange: {
+            startingHashKey: c.HashKeyRange?.StartingHashKey ?? "0",
+            endingHashKey: c.HashKeyRange?.EndingHashKey ?? "0"
+          }
+        }))
+      }))
+    )
+
+  const getShardIterator = (request: Kinesis.GetShardIteratorRequest) =>
+    call(
+      "getShardIterator",
+      GET_SHARD_ITERATOR,
+      request.stream,
+      (abortSignal) =>
+        client.send(
+          new GetShardIteratorCommand({
+            ...StreamAddress.toRequest(request.stream),
+            ShardId: request.shardId,
+            ...toPosition(request.position)
+          }),
+          { abortSignal }
+        )
+    ).pipe(Effect.map((out) => out.ShardIterator ?? ""))
+
+  const listShards = (request: Kinesis.ListShardsRequest) => {
+    const first: ListShardsCommandInput = {
+      ...StreamAddress.toRequest(request.stream),
+      ...(request.shardFilter === undefined ? {} : { ShardFilter: toShardFilter(request.shardFilter) }),
+      ...(request.exclusiveStartShardId === undefined ? {} : { ExclusiveStartShardId: request.exclusiveStartShardId }),
+      ...(request.pageSize === undefined ? {} : { MaxResults: request.pageSize })
+    }
+    // A page after the first is addressed by NextToken alone (the token names the stream).
+    const page = (input: ListShardsCommandInput) =>
+      call(
+        "listShards",
+        LIST_SHARDS,
+        request.stream,
+        (abortSignal) => client.send(new ListShardsCommand(input), { abortSignal })
+      )
+    return Effect.gen(function*() {
+      const shards: Array<Kinesis.Shard> = []
+      let input = first
+      while (true) {
+        const out = yield* page(input)
+        for (const shard of out.Shards ?? []) shards.push(toShard(shard))
+        if (out.NextToken === undefined || out.NextToken === null || out.NextToken === "") return shards
+        input = {
+          NextToken: out.NextToken,
+          ...(request.pageSize === undefined ? {} : { MaxResults: request.pageSize })
+        }
+      }
+    })
+  }
+
+  const describeStreamSummary = (stream: StreamAddress.StreamAddress) =>
+    call(
+      "describeStreamSummary",
+      DESCRIBE,
+      stream,
+      (abortSignal) => client.send(new DescribeStreamSummaryCommand(StreamAddress.toRequest(stream)), { abortSignal })
+    ).pipe(
+      Effect.map(({ StreamDescriptionSummary: s }): Kinesis.StreamSummary => ({
+        streamName: s?.StreamName ?? StreamAddress.name(stream),
+        streamARN: s?.StreamARN ?? "",
+        streamStatus: s?.StreamStatus ?? "ACTIVE",
+        streamMode: s?.StreamModeDetails?.StreamMode ?? "PROVISIONED",
+        retentionPeriodHours: s?.RetentionPeriodHours ?? 24,
+        openShardCount: s?.OpenShardCount ?? 0,
+        encryptionType: s?.EncryptionType ?? "NONE",
+        keyId: s?.KeyId,
+        streamCreationTimestamp: s?.StreamCreationTimestamp ?? new Date(0),
+        consumerCount: s?.ConsumerCount
+      }))
+    )
+
+  const createStream = (request: Kinesis.CreateStreamRequest) =>
+    call("createStream", CREATE, request.streamName, (abortSignal) =>
+      client.send(
+        new CreateStreamCommand({
+          StreamName: request.streamName,
+          ...(request.shardCount === undefined ? {} : { ShardCount: request.shardCount }),
+          ...(request.streamMode === undefined ? {} : { StreamModeDetails: { StreamMode: request.streamMode } })
+        }),
+        { abortSignal }
+      )).pipe(Effect.asVoid)
+
+  const deleteStream = (request: Kinesis.DeleteStreamRequest) =>
+    call("deleteStream", DELETE, request.stream, (abortSignal) =>
+      client.send(
+        new DeleteStreamCommand({
+          ...StreamAddress.toRequest(request.stream),
+          ...(request.enforceConsumerDeletion === undefined
+            ? {}
+            : { EnforceConsumerDeletion: request.enforceConsumerDeletion })
+        }),
+        { abortSignal }
+      )).pipe(Effect.asVoid)
+
+  const splitShard = (request: Kinesis.SplitShardRequest) =>
+    call("splitShard", RESHARD, request.stream, (abortSignal) =>
+      client.send(
+        new SplitShardCommand({
+          ...StreamAddress.toRequest(request.stream),
+          ShardToSplit: request.shardToSplit,
+          NewStartingHashKey: request.newStartingHashKey
+        }),
+        { abortSignal }
+      )).pipe(Effect.asVoid)
+
+  const mergeShards = (request: Kinesis.MergeShardsRequest) =>
+    call("mergeShards", RESHARD, request.stream, (abortSignal) =>
+      client.send(
+        new MergeShardsCommand({
+          ...StreamAddress.toRequest(request.stream),
+          ShardToMerge: request.shardToMerge,
+          AdjacentShardToMerge: request.adjacentShardToMerge
+        }),
+        { abortSignal }
+      )).pipe(Effect.asVoid)
+
+  const updateShardCount = (request: Kinesis.UpdateShardCountRequest) =>
+    call("updateShardCount", RESHARD, request.stream, (abortSignal) =>
+      client.send(
+        new UpdateShardCountCommand({
+          ...StreamAddress.toRequest(request.stream),
+          TargetShardCount: request.targetShardCount,
+          ScalingType: "UNIFORM_SCALING"
+        }),
+        { abortSignal }
+      )).pipe(
+        Effect.map((out): Kinesis.UpdateShardCountResponse => ({
+          currentShardCount: out.CurrentShardCount ?? 0,
+          targetShardCount: out.TargetShardCount ?? request.targetShardCount
+        }))
+      )
+
+  const listStreams = () =>
+    Effect.gen(function*() {
+      const streams: Array<Kinesis.StreamListing> = []
+      let nextToken: string | undefined
+      let lastName: string | undefined
+      while (true) {
+        const input = nextToken !== undefined
+          ? { NextToken: nextToken }
+          : lastName !== undefined
+          ? { ExclusiveStartStreamName: lastName }
+          : {}
+        const out = yield* call("listStreams", LIST_STREAMS, undefined, (abortSignal) =>
+          client.send(new ListStreamsCommand(input), { abortSignal }))
+        const summaries = out.StreamSummaries ?? []
+        if (summaries.length > 0) {
+          for (const s of summaries) {
+            streams.push({
+              streamName: s.StreamName ?? "",
+              streamARN: s.StreamARN,
+              streamStatus: s.StreamStatus,
+              streamMode: s.StreamModeDetails?.StreamMode,
+              streamCreationTimestamp: s.StreamCreationTimestamp
+            })
+          }
+        } else {
+          for (const name of out.StreamNames ?? []) {
+            streams.push({ streamName: name })
+          }
+        }
+        const pageLast = streams.length > 0 ? streams[streams.length - 1]!.streamName : undefined
+        if (out.HasMoreStreams !== true) {
+          return streams
+        }
+        if (out.NextToken !== undefined && out.NextToken !== null && out.NextToken !== "") {
+          nextToken = out.NextToken
+        } else if (pageLast !== undefined && pageLast !== lastName) {
+          // Servers without NextToken (kinesalite, kinesis-local) page by ExclusiveStartStreamName.
+          nextToken = undefined
+          lastName = pageLast
+        } else {
+          return streams // no progress possible: stop rather than loop
+        }
+      }
+    })
+
+  return {
+    putRecords,
+    getRecords,
+    getShardIterator,
+    listShards,
+    describeStreamSummary,
+    createStream,
+    deleteStream,
+    splitShard,
+    mergeShards,
+    updateShardCount,
+    listStreams
+  }
+}
+
+/** @internal */
+export const clientConfig = (options: Kinesis.KinesisOptions = {}): KinesisClientConfig => {
+  const config: KinesisClientConfig = {
+    ...options.clientConfig,
+    maxAttempts: options.maxAttempts ?? defaults.maxAttempts
+  }
+  if (options.region !== undefined) config.region = options.region
+  if (options.endpoint !== undefined) config.endpoint = options.endpoint
+  if (options.credentials !== undefined) config.credentials = options.credentials
+  if (options.requestHandler !== undefined) {
+    config.requestHandler = options.requestHandler
+  } else if (options.endpoint !== undefined && options.endpoint.startsWith("http://")) {
+    // Local servers (kinesalite, kinesis-local) speak HTTP/1.1 only; the SDK's default for Kinesis is HTTP/2.
+    config.requestHandler = new NodeHttpHandler({
+      httpAgent: new Http.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? defaults.maxSockets }),
+      httpsAgent: new Https.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? defaults.maxSockets }),
+      requestTimeout: Duration.toMillis(options.requestTimeout ?? defaults.requestTimeout),
+      connectionTimeout: Duration.toMillis(options.connectionTimeout ?? defaults.connectionTimeout)
+    })
+  }
+  return config
+}
+
+/** @internal */
+export const makeClient = (options?: Kinesis.KinesisOptions): Effect.Effect<KinesisClient, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => new KinesisClient(clientConfig(options))),
+    (client) => Effect.sync(() => client.destroy())
+  )
+
+/** @internal */
+export const layer = (options?: Kinesis.KinesisOptions): Layer.Layer<KinesisTag> =>
+  Layer.scoped(KinesisTag, Effect.map(makeClient(options), fromClient))
+
+/** @internal */
+export const layerClient = (client: KinesisClient): Layer.Layer<KinesisTag> =>
+  Layer.succeed(KinesisTag, fromClient(client))
+
+/** @internal */
+export const config: Config.Config<Kinesis.KinesisOptions> = Config.all({
+  region: Config.option(Config.nonEmptyString("AWS_REGION")),
+  endpoint: Config.option(Config.nonEmptyString("KINESIS_ENDPOINT")),
+  accessKeyId: Config.option(Config.redacted("AWS_ACCESS_KEY_ID")),
+  secretAccessKey: Config.option(Config.redacted("AWS_SECRET_ACCESS_KEY")),
+  sessionToken: Config.option(Config.redacted("AWS_SESSION_TOKEN")),
+  maxAttempts: Config.integer("KINESIS_MAX_ATTEMPTS").pipe(Config.withDefault(defaults.maxAttempts)),
+  requestTimeout: Config.duration("KINESIS_REQUEST_TIMEOUT").pipe(Config.withDefault(defaults.requestTimeout))
+}).pipe(Config.map((c): Kinesis.KinesisOptions => {
+  const options: {
+    -readonly [K in keyof Kinesis.KinesisOptions]: Kinesis.KinesisOptions[K]
+  } = { maxAttempts: c.maxAttempts, requestTimeout: c.requestTimeout }
+  if (Option.isSome(c.region)) options.region = c.region.value
+  if (Option.isSome(c.endpoint)) options.endpoint = c.endpoint.value
+  if (Option.isSome(c.accessKeyId) && Option.isSome(c.secretAccessKey)) {
+    options.credentials = {
+      accessKeyId: Redacted.value(c.accessKeyId.value),
+      secretAccessKey: Redacted.value(c.secretAccessKey.value),
+      ...(Option.isSome(c.sessionToken) ? { sessionToken: Redacted.value(c.sessionToken.value) } : {})
+    }
+  }
+  return options
+}))
+
+/** @internal */
+export const layerConfig = (
+  config: Config.Config<Kinesis.KinesisOptions>
+): Layer.Layer<KinesisTag, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
+
+/** @internal */
+export const defaultWaitSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis", 1.5).pipe(
+  Schedule.union(Schedule.spaced("2 seconds")),
+  Schedule.upTo("5 minutes")
+)
+
+/** @internal */
+export const waitUntilActive = (
+  stream: StreamAddress.StreamAddress,
+  schedule: Schedule.Schedule<unknown, unknown> = defaultWaitSchedule
+): Effect.Effect<Kinesis.StreamSummary, Kinesis.DescribeStreamSummaryError | ResourceInUse, KinesisTag> =>
+  Effect.flatMap(KinesisTag, (kinesis) =>
+    kinesis.describeStreamSummary(stream).pipe(
+      Effect.repeat(
+        Schedule.recurWhile((s: Kinesis.StreamSummary) => s.streamStatus !== "ACTIVE").pipe(
+          Schedule.passthrough,
+          Schedule.zipLeft(schedule)
+        )
+      ),
+      Effect.filterOrFail(
+        (summary) => summary.streamStatus === "ACTIVE",
+        (summary) =>
+          new ResourceInUse({
+            operation: "waitUntilActive",
+            stream: StreamAddress.format(stream),
+            message: `Stream ${StreamAddress.format(stream)} is still ${summary.streamStatus}`
+          })
+      )
+    ))
+
+/** @internal */
+export const thenWait = (stream: StreamAddress.StreamAddress, options: Kinesis.WaitOptions) =>
+<A, E, R>(
+  self: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | Kinesis.DescribeStreamSummaryError | ResourceInUse, R | KinesisTag> =>
+  options.waitUntilActive === true
+    ? Effect.tap(self, () => waitUntilActive(stream, options.waitSchedule))
+    : self
