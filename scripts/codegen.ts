@@ -1,4 +1,7 @@
 /**
+ * Also keeps README.md honest: a code fence right after `<!-- embed: examples/x.ts -->` is rewritten with
+ * that file's content, so every README example is a file that CI typechecks.
+ *
  * Writes each package's `src/index.ts`: one `export * as Module from "./Module.js"` per public module
  * (`src/*.ts`), preceded by the module's own top JSDoc — the index is generated, never edited by hand
  * (as `build-utils prepare-v3` does in Effect's monorepo).
@@ -62,4 +65,26 @@ for (const dir of Fs.readdirSync(Path.join(root, "packages"))) {
     console.log(`wrote ${Path.relative(root, target)}`)
   }
 }
+const embed = (markdown: string): string =>
+  markdown.replace(
+    /<!-- embed: ([^ ]+) -->\n```(\w*)\n[\s\S]*?\n```/g,
+    (_, file: string, lang: string) =>
+      `<!-- embed: ${file} -->\n\`\`\`${lang}\n${Fs.readFileSync(Path.join(root, file), "utf8").trimEnd()}\n\`\`\``
+  )
+
+const readme = Path.join(root, "README.md")
+if (Fs.existsSync(readme)) {
+  const current = Fs.readFileSync(readme, "utf8")
+  const content = embed(current)
+  if (current !== content) {
+    if (check) {
+      console.error("README.md embeds out-of-date examples: run pnpm codegen")
+      stale++
+    } else {
+      Fs.writeFileSync(readme, content)
+      console.log("wrote README.md")
+    }
+  }
+}
+
 if (stale > 0) process.exit(1)
