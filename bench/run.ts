@@ -25,14 +25,18 @@ const render = (suite: Suite, result: SuiteResult, seconds: number): string => {
     "",
     suite.description,
     "",
-    `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm bench ${suite.name}\` (${seconds.toFixed(0)} s) on ${machine()}.`,
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`pnpm bench ${suite.name}\` (${
+      seconds.toFixed(0)
+    } s) on ${machine()}.`,
     "",
     "| case | ours | baseline | ratio | goal |",
     "|---|---:|---|---:|---|"
   ]
   for (const row of result.rows) {
     const baseline = row.baseline ? `${row.baseline.name}: ${fmt(row.baseline.value)} ${row.unit}` : "—"
-    const ratio = row.ratio === undefined ? "—" : `${row.ratio.toFixed(2)}×${row.ratioMeaning ? ` (${row.ratioMeaning})` : ""}`
+    const ratio = row.ratio === undefined
+      ? "—"
+      : `${row.ratio.toFixed(2)}×${row.ratioMeaning ? ` (${row.ratioMeaning})` : ""}`
     const goal = row.goal === undefined ? "—" : `${row.goal}${row.pass === undefined ? "" : row.pass ? " ✅" : " ❌"}`
     lines.push(`| ${row.case} | ${fmt(row.ours)} ${row.unit} | ${baseline} | ${ratio} | ${goal} |`)
   }
