@@ -1,0 +1,352 @@
+/**
+ * Processors: the accumulator (producer side) and deaggregation (consumer side) over a serializer and
+ * an aggregator. Plain loops over arrays; failures are returned as values, never thrown.
+ *
+ * @internal
+ */
+import * as Either from "effect/Either"
+import { pipeArguments } from "effect/Pipeable"
+import type * as Schema from "effect/Schema"
+import type { KinesisRecord } from "../../Kinesis.js"
+import { DecodeError, EncodeError, RecordTooLarge } from "../../KinesisError.js"
+import type {
+  Accumulator,
+  AccumulatorOptions,
+  Aggregate,
+  AggregateBuilder,
+  Aggregator,
+  Entry,
+  LenientResult,
+  Processor,
+  Serializer,
+  UserRecord
+} from "../../Processor.js"
+import { MalformedRecord } from "./malformed.js"
+import * as serializers from "./serializers.js"
+import { utf8Length } from "./utf8.js"
+
+import type * as Api from "../../Processor.js"
+
+export const TypeId: Api.TypeId = Symbol.for("@effect-kinesis/core/Processor") as Api.TypeId
+
+export const defaults = {
+  maxRecordSize: 1_048_576,
+  maxRecordSizeLimit: 10_485_760,
+  kplMaxAggregateSize: 51_200
+} as const
+
+// ---------------------------------------------------------------------------------------------
+// producer side
+// ---------------------------------------------------------------------------------------------
+
+/** One Kinesis record being built, with the user records it carries. */
+class Group<A> {
+  readonly entries: Array<Entry<A>> = []
+  /** data + partition key bytes so far */
+  size = 0
+  constructor(
+    readonly builder: AggregateBuilder,
+    /** the Kinesis record's partition key: the first user record's */
+    public partitionKey: string,
+    public partitionKeyBytes: number,
+    public explicitHashKey: string | undefined
+  ) {}
+}
+
+const checkSize = (name: string, value: number, max: number): number => {
+  if (!Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new RangeError(`${name} must be an integer in [1, ${max}], got ${value}`)
+  }
+  return value
+}
+
+class AccumulatorImpl<A> implements Accumulator<A> {
+  private readonly maxRecordSize: number
+  private readonly maxAggregateSize: number
+  private readonly explicitHashKey: string | undefined
+  private readonly serializer: Serializer<A>
+  private readonly aggregator: Aggregator
+  /** KPL: the one aggregate being built (the caller groups by shard). */
+  private current: Group<A> | undefined = undefined
+  /** Other aggregators: one aggregate per partition key, and per (explicit hash key, partition key). */
+  private readonly byKey = new Map<string, Group<A>>()
+  private readonly byHashAndKey = new Map<string, Group<A>>()
+  pendingRecords = 0
+  pendingBytes = 0
+
+  constructor(processor: Processor<A>, options: AccumulatorOptions | undefined) {
+    this.serializer = processor.serializer
+    this.aggregator = processor.aggregator
+    this.maxRecordSize = checkSize(
+      "maxRecordSize",
+      options?.maxRecordSize ?? defaults.maxRecordSize,
+      defaults.maxRecordSizeLimit
+    )
+    const aggregateSize = options?.maxAggregateSize ?? processor.maxAggregateSize
+    this.maxAggregateSize = aggregateSize === undefined
+      ? this.maxRecordSize
+      : Math.min(checkSize("maxAggregateSize", aggregateSize, Number.MAX_SAFE_INTEGER), this.maxRecordSize)
+    this.explicitHashKey = options?.explicitHashKey
+  }
+
+  add(entries: ReadonlyArray<Entry<A>>): Either.Either<ReadonlyArray<Aggregate<A>>, EncodeError | RecordTooLarge> {
+    const { aggregator, maxRecordSize, serializer } = this
+    const { dataLengthOf, validate } = aggregator
+    const encode = serializer.encode
+    const n = entries.length
+    // 1. serialize and check every entry first: on a failure the accumulator is unchanged
+    const items = new Array<Uint8Array>(n)
+    const keyBytes = new Array<number>(n)
+    for (let i = 0; i < n; i++) {
+      const entry = entries[i]
+      let item: Uint8Array
+      try {
+        item = encode(entry.value)
+      } catch (cause) {
+        return Either.left(new EncodeError({ record: entry.value, cause }))
+      }
+      if (validate !== undefined) {
+        const reason = validate(item)
+        if (reason !== undefined) return Either.left(new EncodeError({ record: entry.value, cause: new Error(reason) }))
+      }
+      const pkBytes = utf8Length(entry.partitionKey)
+      const ehk = entry.explicitHashKey
+      const size = dataLengthOf(item.length, pkBytes, ehk === undefined ? undefined : utf8Length(ehk)) + pkBytes
+      if (size > maxRecordSize) {
+        return Either.left(
+          new RecordTooLarge({ size, maxSize: maxRecordSize, partitionKey: entry.partitionKey, record: entry.value })
+        )
+      }
+      items[i] = item
+      keyBytes[i] = pkBytes
+    }
+    // 2. pack
+    const out: Array<Aggregate<A>> = []
+    if (aggregator.maxRecords === 1) {
+      for (let i = 0; i < n; i++) {
+        const entry = entries[i]
+        const builder = aggregator.builder()
+        builder.tryAdd(items[i], entry.partitionKey, entry.explicitHashKey, maxRecordSize)
+        const group = new Group<A>(builder, entry.partitionKey, keyBytes[i], entry.explicitHashKey)
+        group.entries.push(entry)
+        out.push(complete(group))
+      }
+      return Either.right(out)
+    }
+    const carries = aggregator.carriesPartitionKeys
+    const limit = this.maxAggregateSize
+    const maxRecords = aggregator.maxRecords
+    for (let i = 0; i < n; i++) {
+      const entry = entries[i]
+      const item = items[i]
+      const { explicitHashKey, partitionKey } = entry
+      let group = carries ? this.current : this.lookup(partitionKey, explicitHashKey)
+      if (
+        group !== undefined &&
+        !group.builder.tryAdd(item, partitionKey, explicitHashKey, limit - group.partitionKeyBytes)
+      ) {
+        this.complete(group, out)
+        group = undefined
+      }
+      if (group === undefined) {
+        group = new Group<A>(
+          aggregator.builder(),
+          partitionKey,
+          keyBytes[i],
+          carries ? (this.explicitHashKey ?? explicitHashKey) : explicitHashKey
+        )
+        if (carries) this.current = group
+        else if (explicitHashKey === undefined) this.byKey.set(partitionKey, group)
+        else this.byHashAndKey.set(hashAndKey(explicitHashKey, partitionKey), group)
+        group.builder.tryAdd(item, partitionKey, explicitHashKey, limit - group.partitionKeyBytes)
+      }
+      group.entries.push(entry)
+      const size = group.builder.dataLength + group.partitionKeyBytes
+      this.pendingBytes += size - group.size
+      this.pendingRecords++
+      group.size = size
+      if (size >= limit || group.entries.length >= maxRecords) this.complete(group, out)
+    }
+    return Either.right(out)
+  }
+
+  flush(): ReadonlyArray<Aggregate<A>> {
+    const out: Array<Aggregate<A>> = []
+    if (this.current !== undefined) this.complete(this.current, out)
+    for (const group of this.byKey.values()) out.push(complete(group))
+    for (const group of this.byHashAndKey.values()) out.push(complete(group))
+    this.byKey.clear()
+    this.byHashAndKey.clear()
+    this.pendingBytes = 0
+    this.pendingRecords = 0
+    return out
+  }
+
+  private lookup(partitionKey: string, explicitHashKey: string | undefined): Group<A> | undefined {
+    return explicitHashKey === undefined
+      ? this.byKey.get(partitionKey)
+      : this.byHashAndKey.get(hashAndKey(explicitHashKey, partitionKey))
+  }
+
+  private complete(group: Group<A>, out: Array<Aggregate<A>>): void {
+    if (group === this.current) {
+      this.current = undefined
+    } else if (group.explicitHashKey === undefined) {
+      this.byKey.delete(group.partitionKey)
+    } else {
+      this.byHashAndKey.delete(hashAndKey(group.explicitHashKey, group.partitionKey))
+    }
+    this.pendingBytes -= group.size
+    this.pendingRecords -= group.entries.length
+    out.push(complete(group))
+  }
+}
+
+// an explicit hash key is a decimal string: it cannot contain the separator
+const hashAndKey = (explicitHashKey: string, partitionKey: string): string => `${explicitHashKey}\u0000${partitionKey}`
+
+const complete = <A>(group: Group<A>): Aggregate<A> => {
+  const data = group.builder.build()
+  return {
+    data,
+    partitionKey: group.partitionKey,
+    explicitHashKey: group.explicitHashKey,
+    records: group.entries,
+    size: data.length + group.partitionKeyBytes
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// consumer side
+// ---------------------------------------------------------------------------------------------
+
+const subSequenceOf = (cause: unknown): number | undefined =>
+  cause instanceof MalformedRecord ? cause.subSequenceNumber : undefined
+
+const deaggregate = <A>(
+  serializer: Serializer<A>,
+  aggregator: Aggregator,
+  record: KinesisRecord,
+  shardId: string
+): Either.Either<ReadonlyArray<UserRecord<A>>, DecodeError> => {
+  const out: Array<UserRecord<A>> = []
+  const { approximateArrivalTimestamp, sequenceNumber } = record
+  const decode = serializer.decode
+  // set while a user record is being decoded: a throw then names it
+  const state = { decoding: false, subSequenceNumber: undefined as number | undefined }
+  try {
+    aggregator.unpack(record, (data, subSequenceNumber, partitionKey, explicitHashKey) => {
+      state.decoding = true
+      state.subSequenceNumber = subSequenceNumber
+      const value = decode(data)
+      state.decoding = false
+      out.push({
+        value,
+        shardId,
+        sequenceNumber,
+        subSequenceNumber,
+        partitionKey,
+        explicitHashKey,
+        approximateArrivalTimestamp
+      })
+    })
+  } catch (cause) {
+    return Either.left(
+      new DecodeError({
+        shardId,
+        sequenceNumber,
+        subSequenceNumber: state.decoding ? state.subSequenceNumber : subSequenceOf(cause),
+        cause
+      })
+    )
+  }
+  return Either.right(out)
+}
+
+const deaggregateLenient = <A>(
+  serializer: Serializer<A>,
+  aggregator: Aggregator,
+  record: KinesisRecord,
+  shardId: string
+): LenientResult<A> => {
+  const records: Array<UserRecord<A>> = []
+  const failures: Array<DecodeError> = []
+  const { approximateArrivalTimestamp, sequenceNumber } = record
+  const decode = serializer.decode
+  try {
+    aggregator.unpack(record, (data, subSequenceNumber, partitionKey, explicitHashKey) => {
+      let value: A
+      try {
+        value = decode(data)
+      } catch (cause) {
+        failures.push(new DecodeError({ shardId, sequenceNumber, subSequenceNumber, cause }))
+        return
+      }
+      records.push({
+        value,
+        shardId,
+        sequenceNumber,
+        subSequenceNumber,
+        partitionKey,
+        explicitHashKey,
+        approximateArrivalTimestamp
+      })
+    })
+  } catch (cause) {
+    failures.push(new DecodeError({ shardId, sequenceNumber, subSequenceNumber: subSequenceOf(cause), cause }))
+  }
+  return { records, failures }
+}
+
+// ---------------------------------------------------------------------------------------------
+// constructors
+// ---------------------------------------------------------------------------------------------
+
+const ProcessorProto = {
+  [TypeId]: TypeId,
+  pipe() {
+    // eslint-disable-next-line prefer-rest-params
+    return pipeArguments(this, arguments)
+  }
+}
+
+export const make = <A>(options: {
+  readonly name: string
+  readonly serializer: Serializer<A>
+  readonly aggregator: Aggregator
+  readonly maxAggregateSize?: number | undefined
+}): Processor<A> => {
+  const { aggregator, serializer } = options
+  const self: Processor<A> = Object.assign(Object.create(ProcessorProto), {
+    name: options.name,
+    serializer,
+    aggregator,
+    maxAggregateSize: options.maxAggregateSize ?? aggregator.defaultMaxAggregateSize,
+    accumulator: (accumulatorOptions?: AccumulatorOptions): Accumulator<A> =>
+      new AccumulatorImpl(self, accumulatorOptions),
+    deaggregate: (record: KinesisRecord, shardId: string) => deaggregate(serializer, aggregator, record, shardId),
+    deaggregateLenient: (record: KinesisRecord, shardId: string) =>
+      deaggregateLenient(serializer, aggregator, record, shardId)
+  })
+  return self
+}
+
+export const schema = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  base: Processor<I> | Processor<unknown>
+): Processor<A> =>
+  make({
+    name: `schema(${base.name})`,
+    serializer: serializers.schema(schema, base.serializer),
+    aggregator: base.aggregator,
+    maxAggregateSize: base.maxAggregateSize
+  })
+
+export const aggregate = <A>(
+  self: Processor<A>,
+  entries: ReadonlyArray<Entry<A>>,
+  options?: AccumulatorOptions
+): Either.Either<ReadonlyArray<Aggregate<A>>, EncodeError | RecordTooLarge> => {
+  const accumulator = self.accumulator(options)
+  return Either.map(accumulator.add(entries), (completed) => [...completed, ...accumulator.flush()])
+}

@@ -1,0 +1,965 @@
+/**
+ * The producer engine.
+ *
+ * Records flow: `put`/`offer` → partition key checked → target shard predicted from the shard map
+ * (MD5 → hash range) → that shard's lane: its processor `Accumulator` packs user records into Kinesis
+ * records (aggregates) → the lane's `ready` FIFO → a PutRecords request built by the pump from the heads
+ * of several lanes → on the response, successes resolve their user records, failures go back to the
+ * head of their lane, in order, and the lane backs off with the retry `Schedule`.
+ *
+ * Invariants that give per-key order and bounded memory:
+ * - a lane (shard) has at most one request in flight;
+ * - a request never carries two Kinesis records with a common partition key from the same lane
+ *   (PutRecords may fail one record and accept a later one: two records of one key in one request could
+ *   be reordered), and failed records are retried before anything behind them in their lane;
+ * - accepted user records and their bytes are bounded (`maxQueueRecords`, `maxQueueBytes`): `put`
+ *   suspends at capacity;
+ * - after a reshard, lanes of closed shards drain before the new shards' lanes may send.
+ *
+ * All state is mutated synchronously inside `Effect.sync` (one JS thread), so no locks are needed.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as FiberSet from "effect/FiberSet"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Intervals from "effect/ScheduleIntervals"
+import type * as Scope from "effect/Scope"
+import * as Kinesis from "../../Kinesis.js"
+import {
+  type EncodeError,
+  type FailedRecord,
+  InvalidPartitionKey,
+  type InvalidStreamAddress,
+  isRetryable,
+  PutRecordsFailed,
+  type RecordTooLarge,
+  type ServiceError
+} from "../../KinesisError.js"
+import * as KinesisMetrics from "../../KinesisMetrics.js"
+import type * as Processor from "../../Processor.js"
+import type { ProducerOptions } from "../../Producer.js"
+import * as ShardMap from "../../ShardMap.js"
+import * as StreamAddress from "../../StreamAddress.js"
+import { TokenBucket } from "./tokenBucket.js"
+
+// ---------------------------------------------------------------------------------------------
+// public shapes (re-exported by Producer.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export const RecordTypeId: unique symbol = Symbol.for("@effect-kinesis/core/Producer/ProducerRecord")
+
+/** @internal */
+export interface ProducerRecord<A> {
+  readonly [RecordTypeId]: typeof RecordTypeId
+  readonly value: A
+  readonly partitionKey?: string | undefined
+  readonly explicitHashKey?: string | undefined
+}
+
+/** @internal */
+export const record = <A>(
+  value: A,
+  options?: { readonly partitionKey?: string | undefined; readonly explicitHashKey?: string | undefined }
+): ProducerRecord<A> => ({
+  [RecordTypeId]: RecordTypeId,
+  value,
+  partitionKey: options?.partitionKey,
+  explicitHashKey: options?.explicitHashKey
+})
+
+/** @internal */
+export const isProducerRecord = (u: unknown): u is ProducerRecord<unknown> =>
+  typeof u === "object" && u !== null && RecordTypeId in u
+
+/** @internal */
+export interface Delivery {
+  readonly shardId: string
+  readonly sequenceNumber: string
+}
+
+/** @internal */
+export interface ShardLimits {
+  readonly recordsPerSecond?: number | undefined
+  readonly bytesPerSecond?: number | undefined
+  /** Multiplies both limits (e.g. 0.8 to leave room for another producer). */
+  readonly fraction?: number | undefined
+}
+
+/** @internal */
+export type ProducerError =
+  | PutRecordsFailed
+  | InvalidPartitionKey
+  | EncodeError
+  | RecordTooLarge
+  | ServiceError
+  | InvalidStreamAddress
+
+/** What the retry schedule sees: the error of a whole request, or the per-record error codes of a lane. @internal */
+export type RetryInput =
+  | { readonly _tag: "RequestFailed"; readonly error: ServiceError }
+  | { readonly _tag: "RecordsFailed"; readonly errorCodes: ReadonlyArray<string> }
+
+/** @internal */
+export interface FlushSummary {
+  readonly delivered: number
+  readonly failed: number
+}
+
+/** @internal */
+export const defaults = {
+  bufferTime: Duration.millis(100),
+  maxBatchRecords: 500,
+  maxBatchBytes: 5 * 1024 * 1024,
+  maxRecordSize: 1024 * 1024,
+  recordsPerSecond: 1000,
+  bytesPerSecond: 1024 * 1024,
+  maxQueueRecords: 10_000,
+  maxQueueBytes: 32 * 1024 * 1024,
+  maxInFlightRequests: 32,
+  shutdownTimeout: Duration.seconds(30),
+  retrySchedule: Schedule.exponential("100 millis", 2).pipe(
+    Schedule.jittered,
+    Schedule.union(Schedule.spaced("5 seconds")),
+    Schedule.intersect(Schedule.recurs(20))
+  ) as Schedule.Schedule<unknown, RetryInput>
+} as const
+
+/** @internal */
+export interface Producer<A> {
+  readonly put: (value: A, options?: PutOptions) => Effect.Effect<void, ProducerError>
+  readonly offer: (values: Iterable<A | ProducerRecord<A>>) => Effect.Effect<void, ProducerError>
+  readonly send: (value: A, options?: PutOptions) => Effect.Effect<Delivery, ProducerError>
+  readonly flush: Effect.Effect<void, ProducerError>
+  readonly pending: Effect.Effect<{ readonly records: number; readonly bytes: number }>
+  /** Fails (after a flush, with every failure) once records have been given up on. */
+  readonly failed: Effect.Effect<void, ProducerError>
+}
+
+/** @internal */
+export interface PutOptions {
+  readonly partitionKey?: string | undefined
+  readonly explicitHashKey?: string | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// engine state
+// ---------------------------------------------------------------------------------------------
+
+interface Item<A> extends Processor.Entry<A> {
+  readonly deferred: Deferred.Deferred<Delivery, ProducerError> | undefined
+}
+
+interface Pending<A> {
+  readonly aggregate: Processor.Aggregate<A>
+  /** This record's retry schedule state. */
+  retryState: unknown
+  /** Clock ms before which it may not be sent again. */
+  notBefore: number
+  attempts: number
+  lastCode: string
+  lastMessage: string
+}
+
+interface Lane<A> {
+  readonly id: string
+  readonly shard: Kinesis.Shard | undefined
+  readonly accumulator: Processor.Accumulator<A>
+  /** Clock ms when the accumulator last went from empty to non-empty. */
+  accumulatingSince: number
+  ready: Array<Pending<A>>
+  readyHead: number
+  readyBytes: number
+  /** Clock ms since the oldest ready record waits (−∞: retries, send as soon as allowed). */
+  readySince: number
+  inFlight: boolean
+  readonly recordBucket: TokenBucket | undefined
+  readonly byteBucket: TokenBucket | undefined
+  /** A lane of a closed shard: flush and send what it holds, then go away. */
+  draining: boolean
+}
+
+const MAX_PARTITION_KEY = 256
+
+const checkKey = (partitionKey: string, explicitHashKey: string | undefined, value: unknown) => {
+  // Kinesis counts Unicode characters (code points): 1–256
+  let length = 0
+  for (const _ of partitionKey) {
+    length++
+    if (length > MAX_PARTITION_KEY) break
+  }
+  if (length === 0) {
+    return new InvalidPartitionKey({
+      partitionKey,
+      reason: "a partition key is 1–256 characters; it is empty",
+      record: value
+    })
+  }
+  if (length > MAX_PARTITION_KEY) {
+    return new InvalidPartitionKey({
+      partitionKey,
+      reason: "a partition key is 1–256 characters; it is longer",
+      record: value
+    })
+  }
+  if (explicitHashKey !== undefined && Option.isNone(ShardMap.parseHashKey(explicitHashKey))) {
+    return new InvalidPartitionKey({
+      partitionKey,
+      reason: `explicit hash key ${JSON.stringify(explicitHashKey)} is not a decimal integer in 0 … 2^128 − 1`,
+      record: value
+    })
+  }
+  return undefined
+}
+
+/** Error codes of a PutRecords result entry that are worth retrying. */
+const RETRYABLE_CODES = new Set([
+  "ProvisionedThroughputExceededException",
+  "InternalFailure",
+  "InternalFailureException",
+  "ServiceUnavailable",
+  "KMSThrottlingException"
+])
+
+/** @internal */
+export const make = <A>(
+  options: ProducerOptions<A>,
+  defaultProcessor: Processor.Processor<A>
+): Effect.Effect<Producer<A>, ProducerError, Kinesis.Kinesis | Scope.Scope> =>
+  Effect.gen(function*() {
+    const kinesis = yield* Kinesis.Kinesis
+    const stream = yield* StreamAddress.make(options.stream)
+    const streamLabel = StreamAddress.format(stream)
+    const processor = options.processor ?? defaultProcessor
+    const bufferTime = Duration.toMillis(options.bufferTime ?? defaults.bufferTime)
+    const maxBatchRecords = Math.min(500, options.maxBatchRecords ?? defaults.maxBatchRecords)
+    const maxBatchBytes = Math.min(5 * 1024 * 1024, options.maxBatchBytes ?? defaults.maxBatchBytes)
+    const maxRecordSize = options.maxRecordSize ?? defaults.maxRecordSize
+    const maxQueueRecords = options.maxQueueRecords ?? defaults.maxQueueRecords
+    const maxQueueBytes = options.maxQueueBytes ?? defaults.maxQueueBytes
+    const maxInFlight = options.maxInFlightRequests ?? defaults.maxInFlightRequests
+    const schedule = options.retrySchedule ?? defaults.retrySchedule
+    const limits = options.shardLimits === false ? undefined : {
+      records: (options.shardLimits?.recordsPerSecond ?? defaults.recordsPerSecond) *
+        (options.shardLimits?.fraction ?? 1),
+      bytes: (options.shardLimits?.bytesPerSecond ?? defaults.bytesPerSecond) * (options.shardLimits?.fraction ?? 1)
+    }
+    const metricsOn = options.metrics !== false
+    const preserveOrder = options.preserveOrder !== false
+    const mRecords = Metric.tagged(KinesisMetrics.producerRecords, "stream", streamLabel)
+    const mKinesisRecords = Metric.tagged(KinesisMetrics.producerKinesisRecords, "stream", streamLabel)
+    const mBytes = Metric.tagged(KinesisMetrics.producerBytes, "stream", streamLabel)
+    const mRequests = Metric.tagged(KinesisMetrics.producerRequests, "stream", streamLabel)
+    const mBatch = Metric.tagged(KinesisMetrics.producerBatchSize, "stream", streamLabel)
+    const mLatency = Metric.tagged(KinesisMetrics.producerPutLatency, "stream", streamLabel)
+    const mThrottled = Metric.tagged(KinesisMetrics.producerThrottledRecords, "stream", streamLabel)
+    const mRetries = Metric.tagged(KinesisMetrics.producerRetries, "stream", streamLabel)
+    const mFailed = Metric.tagged(KinesisMetrics.producerFailedRecords, "stream", streamLabel)
+    const mQueueRecords = Metric.tagged(KinesisMetrics.producerQueueRecords, "stream", streamLabel)
+    const mQueueBytes = Metric.tagged(KinesisMetrics.producerQueueBytes, "stream", streamLabel)
+    const scope = yield* Effect.scope
+
+    // -- stream creation and shard map ---------------------------------------------------------
+    if (options.createStream !== undefined) {
+      const request = "onDemand" in options.createStream
+        ? { streamName: stream.name, streamMode: "ON_DEMAND" as const }
+        : { streamName: stream.name, shardCount: options.createStream.shardCount }
+      yield* kinesis.createStream(request).pipe(
+        Effect.catchTag("ResourceInUse", () => Effect.void) // exists already (or being created): idempotent
+      )
+      yield* Kinesis.waitUntilActive(stream)
+    }
+
+    const now0 = yield* Clock.currentTimeMillis
+    const lanes = new Map<string, Lane<A>>()
+    let map: ShardMap.ShardMap | undefined
+    let laneByIndex: Array<Lane<A>> = []
+    /** Lanes of closed shards still holding records: new lanes wait for them. */
+    let drainingLanes = 0
+    /** Shards seen in responses when the map is not listed ("skip"): scales the stream-wide limit. */
+    const seenShards = new Set<string>()
+
+    const makeLane = (id: string, shard: Kinesis.Shard | undefined, scale: number, now: number): Lane<A> => ({
+      id,
+      shard,
+      accumulator: processor.accumulator({
+        maxRecordSize,
+        maxAggregateSize: options.maxAggregateSize,
+        explicitHashKey: shard?.hashKeyRange.startingHashKey
+      }),
+      accumulatingSince: 0,
+      ready: [],
+      readyHead: 0,
+      readyBytes: 0,
+      readySince: Infinity,
+      inFlight: false,
+      recordBucket: limits ? new TokenBucket(limits.records * scale, limits.records * scale, now) : undefined,
+      byteBucket: limits ? new TokenBucket(limits.bytes * scale, limits.bytes * scale, now) : undefined,
+      draining: false
+    })
+
+    const installMap = (shards: ReadonlyArray<Kinesis.Shard>, now: number) => {
+      const next = ShardMap.make(shards)
+      const open = new Set(next.shards.map((s) => s.shardId))
+      for (const lane of lanes.values()) {
+        if (!open.has(lane.id) && !lane.draining) {
+          lane.draining = true
+          drainingLanes++
+        }
+      }
+      laneByIndex = next.shards.map((shard) => {
+        const existing = lanes.get(shard.shardId)
+        if (existing !== undefined) return existing
+        const lane = makeLane(shard.shardId, shard, 1, now)
+        lanes.set(lane.id, lane)
+        return lane
+      })
+      map = next
+    }
+
+    const FALLBACK = "*"
+    const fallbackLane = () => {
+      let lane = lanes.get(FALLBACK)
+      if (lane === undefined) {
+        // unknown shard: one lane for the stream, limited as if it had as many shards as seen so far
+        lane = makeLane(FALLBACK, undefined, Math.max(1, seenShards.size, map?.shards.length ?? 0), now0)
+        lanes.set(FALLBACK, lane)
+      }
+      return lane
+    }
+
+    const listShards = kinesis.listShards({ stream })
+    if (options.shardMap !== "skip") installMap(yield* listShards, now0)
+
+    // -- accounting ----------------------------------------------------------------------------
+    let outstandingRecords = 0 // user records accepted, not yet delivered or failed
+    let outstandingBytes = 0 // their Kinesis bytes once packed (ready + in flight)
+    let inFlightRequests = 0
+    let delivered = 0
+    let failures: Array<FailedRecord> = []
+    let failedSinceReport = 0 // for the metric, updated by the pump
+    let flushing = 0 // flush calls waiting: send without waiting for bufferTime
+    let refreshing = false
+    const spaceWaiters: Array<Deferred.Deferred<void>> = []
+    let idleWaiters: Array<Deferred.Deferred<void>> = []
+    let wake = Deferred.unsafeMake<void>(yield* Effect.fiberId)
+
+    const notify = () => {
+      Deferred.unsafeDone(wake, Exit.void)
+    }
+
+    const accumulatingBytes = () => {
+      let n = 0
+      for (const lane of lanes.values()) n += lane.accumulator.pendingBytes
+      return n
+    }
+
+    const hasRoom = () => outstandingRecords < maxQueueRecords && outstandingBytes + accumulatingBytes() < maxQueueBytes
+
+    const releaseSpace = () => {
+      if (spaceWaiters.length > 0 && hasRoom()) {
+        for (const waiter of spaceWaiters.splice(0)) Deferred.unsafeDone(waiter, Exit.void)
+      }
+      if (outstandingRecords === 0 && idleWaiters.length > 0) {
+        const waiters = idleWaiters
+        idleWaiters = []
+        for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
+      }
+    }
+
+    const laneFor = (partitionKey: string, explicitHashKey: string | undefined): Lane<A> => {
+      if (map === undefined || laneByIndex.length === 0) return fallbackLane()
+      const hashKey = explicitHashKey === undefined
+        ? ShardMap.hashKey(partitionKey)
+        : Option.getOrElse(ShardMap.parseHashKey(explicitHashKey), () => -1n)
+      const index = ShardMap.shardIndex(map, hashKey)
+      return index < 0 ? fallbackLane() : laneByIndex[index]!
+    }
+
+    const pushReady = (lane: Lane<A>, aggregates: ReadonlyArray<Processor.Aggregate<A>>, since: number) => {
+      for (const aggregate of aggregates) {
+        lane.ready.push({
+          aggregate,
+          retryState: schedule.initial,
+          notBefore: 0,
+          attempts: 0,
+          lastCode: "",
+          lastMessage: ""
+        })
+        lane.readyBytes += aggregate.size
+        outstandingBytes += aggregate.size
+      }
+      if (aggregates.length > 0 && since < lane.readySince) lane.readySince = since
+    }
+
+    /**
+     * Adds user records (already validated) to their lanes. All of `items` or none (the accumulator's
+     * add is all-or-nothing); returns the error of the first item that cannot be encoded or is too large.
+     */
+    const addItems = (items: ReadonlyArray<Item<A>>, now: number): EncodeError | RecordTooLarge | undefined => {
+      // group by lane, keeping order within each lane
+      const groups = new Map<Lane<A>, Array<Item<A>>>()
+      for (const item of items) {
+        const lane = laneFor(item.partitionKey, item.explicitHashKey)
+        const group = groups.get(lane)
+        if (group === undefined) groups.set(lane, [item])
+        else group.push(item)
+      }
+      for (const [lane, group] of groups) {
+        const wasEmpty = lane.accumulator.pendingRecords === 0
+        const result = lane.accumulator.add(group)
+        if (Either.isLeft(result)) return result.left
+        outstandingRecords += group.length
+        if (wasEmpty && lane.accumulator.pendingRecords > 0) lane.accumulatingSince = now
+        pushReady(lane, result.right, wasEmpty ? now : lane.accumulatingSince)
+        if (lane.accumulator.pendingRecords === 0) lane.accumulatingSince = 0
+      }
+      return undefined
+    }
+
+    // -- delivery ------------------------------------------------------------------------------
+    const resolveAggregate = (pending: Pending<A>, delivery: Delivery) => {
+      for (const entry of pending.aggregate.records) {
+        const item = entry as Item<A>
+        if (item.deferred !== undefined) Deferred.unsafeDone(item.deferred, Exit.succeed(delivery))
+      }
+    }
+
+    const failAggregates = (list: ReadonlyArray<Pending<A>>) => {
+      if (list.length === 0) return
+      const failed: Array<FailedRecord> = list.map((p) => ({
+        partitionKey: p.aggregate.partitionKey,
+        explicitHashKey: p.aggregate.explicitHashKey,
+        records: p.aggregate.records.map((r) => r.value),
+        errorCode: p.lastCode,
+        errorMessage: p.lastMessage,
+        attempts: p.attempts
+      }))
+      const error = new PutRecordsFailed({ stream: streamLabel, failures: failed })
+      let count = 0
+      for (const p of list) {
+        for (const entry of p.aggregate.records) {
+          const item = entry as Item<A>
+          if (item.deferred !== undefined) Deferred.unsafeDone(item.deferred, Exit.fail(error))
+        }
+        count += p.aggregate.records.length
+        outstandingRecords -= p.aggregate.records.length
+        outstandingBytes -= p.aggregate.size
+      }
+      for (const f of failed) failures.push(f)
+      failedSinceReport += count
+    }
+
+    /**
+     * Puts records back at the head of their lane, in order, before anything can yield (so nothing behind
+     * them can be sent first), then steps each record's retry schedule: the lane waits for the longest
+     * delay, and a record whose schedule has ended is given up on (reported in `PutRecordsFailed`).
+     */
+    const retryLane = (lane: Lane<A>, list: Array<Pending<A>>, input: RetryInput, now: number) =>
+      Effect.suspend(() => {
+        lane.ready = list.concat(lane.ready.slice(lane.readyHead))
+        lane.readyHead = 0
+        for (const p of list) lane.readyBytes += p.aggregate.size
+        lane.readySince = -Infinity
+        for (const p of list) p.notBefore = Infinity // until its schedule has decided
+        return Effect.map(
+          Effect.forEach(list, (p) => schedule.step(now, input, p.retryState)),
+          (steps) => {
+            const givenUp: Array<Pending<A>> = []
+            const retried: Array<Pending<A>> = []
+            // records that failed together are retried together: after the longest of their delays
+            let notBefore = now
+            for (let i = 0; i < list.length; i++) {
+              const p = list[i]!
+              const [state, , decision] = steps[i]!
+              if (ScheduleDecision.isDone(decision)) {
+                givenUp.push(p)
+              } else {
+                p.retryState = state
+                retried.push(p)
+                notBefore = Math.max(notBefore, Math.ceil(Intervals.start(decision.intervals)))
+              }
+            }
+            for (const p of retried) p.notBefore = notBefore
+            if (givenUp.length > 0) {
+              const drop = new Set(givenUp)
+              lane.ready = lane.ready.filter((p) => !drop.has(p))
+              for (const p of givenUp) lane.readyBytes -= p.aggregate.size
+              failAggregates(givenUp)
+            }
+          }
+        )
+      }).pipe(Effect.zipRight(metricsOn ? Metric.incrementBy(mRetries, list.length) : Effect.void))
+
+    interface Taken {
+      readonly lane: Lane<A>
+      readonly list: Array<Pending<A>>
+    }
+
+    const send = (batch: ReadonlyArray<Taken>, entries: Array<Kinesis.PutRecordsEntry>) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const result = yield* Effect.either(kinesis.putRecords({ stream, records: entries }))
+        const now = yield* Clock.currentTimeMillis
+        if (metricsOn) {
+          yield* Metric.increment(mRequests)
+          yield* Metric.update(mBatch, entries.length)
+          yield* Metric.update(mLatency, (now - started) / 1000)
+        }
+        if (Either.isLeft(result)) {
+          const error = result.left
+          for (const { lane, list } of batch) {
+            for (const p of list) {
+              p.attempts++
+              p.lastCode = error._tag
+              p.lastMessage = error.message
+            }
+            if (isRetryable(error)) yield* retryLane(lane, list, { _tag: "RequestFailed", error }, now)
+            else failAggregates(list)
+            lane.inFlight = false
+          }
+        } else {
+          const response = result.right
+          let index = 0
+          let deliveredRecords = 0
+          let deliveredKinesis = 0
+          let deliveredBytes = 0
+          let throttled = 0
+          let unexpectedShard = false
+          for (const { lane, list } of batch) {
+            const again: Array<Pending<A>> = []
+            const hopeless: Array<Pending<A>> = []
+            const codes: Array<string> = []
+            for (const p of list) {
+              const r = response.records[index++]
+              p.attempts++
+              if (r !== undefined && r._tag === "Success") {
+                resolveAggregate(p, { shardId: r.shardId, sequenceNumber: r.sequenceNumber })
+                deliveredRecords += p.aggregate.records.length
+                deliveredKinesis++
+                deliveredBytes += p.aggregate.size
+                outstandingRecords -= p.aggregate.records.length
+                outstandingBytes -= p.aggregate.size
+                if (lane.shard !== undefined && r.shardId !== lane.id) unexpectedShard = true
+                if (lane.shard === undefined) seenShards.add(r.shardId)
+              } else {
+                p.lastCode = r === undefined ? "MissingResult" : r.errorCode
+                p.lastMessage = r === undefined ? "PutRecords returned fewer results than records" : r.errorMessage
+                if (
+                  p.lastCode === "ProvisionedThroughputExceededException" || p.lastCode === "KMSThrottlingException"
+                ) {
+                  throttled++
+                }
+                codes.push(p.lastCode)
+                if (r === undefined || RETRYABLE_CODES.has(r.errorCode)) again.push(p)
+                else hopeless.push(p)
+              }
+            }
+            failAggregates(hopeless)
+            if (again.length > 0) yield* retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes }, now)
+            lane.inFlight = false
+          }
+          delivered += deliveredRecords
+          if (metricsOn) {
+            yield* Metric.incrementBy(mRecords, deliveredRecords)
+            yield* Metric.incrementBy(mKinesisRecords, deliveredKinesis)
+            yield* Metric.incrementBy(mBytes, deliveredBytes)
+            if (throttled > 0) yield* Metric.incrementBy(mThrottled, throttled)
+          }
+          if (unexpectedShard && !refreshing) {
+            refreshing = true
+            yield* refreshMap
+          }
+        }
+        inFlightRequests--
+        releaseSpace()
+        notify()
+      })
+
+    /** Re-lists shards after a response revealed a shard the map does not know (a reshard). */
+    const refreshMap: Effect.Effect<void> = Effect.suspend(() =>
+      listShards.pipe(
+        Effect.flatMap((shards) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            Effect.sync(() => {
+              installMap(shards, now)
+            }))
+        ),
+        Effect.catchAll((error) =>
+          Effect.logWarning("effect-kinesis producer: could not refresh the shard map", error)
+        ),
+        Effect.ensuring(Effect.sync(() => {
+          refreshing = false
+          notify()
+        })),
+        Effect.forkIn(scope),
+        Effect.asVoid
+      )
+    )
+
+    // -- the pump --------------------------------------------------------------------------------
+    const requests = yield* FiberSet.make<void, never>()
+    let cursor = 0
+
+    /** Builds as many requests as allowed now; returns them and the time of the next event (or Infinity). */
+    const pumpOnce = (now: number) => {
+      let nextAt = Infinity
+      const started: Array<Effect.Effect<void>> = []
+      const lanesNow = [...lanes.values()]
+      // drained lanes of closed shards go away
+      for (const lane of lanesNow) {
+        if (
+          lane.draining && !lane.inFlight && lane.accumulator.pendingRecords === 0 &&
+          lane.readyHead >= lane.ready.length
+        ) {
+          lanes.delete(lane.id)
+          drainingLanes--
+        }
+      }
+      const active = drainingLanes > 0 ? lanesNow.filter((l) => l.draining && lanes.has(l.id)) : [...lanes.values()]
+      // accumulators due: bufferTime elapsed, or flushing / draining
+      for (const lane of active) {
+        if (lane.accumulator.pendingRecords === 0) continue
+        const due = lane.accumulatingSince + bufferTime
+        if (flushing > 0 || lane.draining || due <= now) {
+          pushReady(lane, lane.accumulator.flush(), lane.accumulatingSince)
+          lane.accumulatingSince = 0
+        } else if (due < nextAt) nextAt = due
+      }
+      const tokenWait = (lane: Lane<A>, now: number): number => {
+        if (lane.recordBucket === undefined || lane.byteBucket === undefined) return 0
+        const count = Math.min(lane.ready.length - lane.readyHead, maxBatchRecords)
+        const bytes = Math.min(lane.readyBytes, maxBatchBytes, lane.byteBucket.capacity)
+        return Math.max(lane.recordBucket.waitFor(count, now), lane.byteBucket.waitFor(bytes, now))
+      }
+      const eligible = (lane: Lane<A>) => !lane.inFlight && lane.readyHead < lane.ready.length
+      while (inFlightRequests < maxInFlight) {
+        // is a request worth sending now? full, or its oldest record waited bufferTime, or flushing
+        let readyRecords = 0
+        let readyBytes = 0
+        let oldest = Infinity
+        for (const lane of active) {
+          if (!eligible(lane)) continue
+          readyRecords += lane.ready.length - lane.readyHead
+          readyBytes += lane.readyBytes
+          if (lane.readySince < oldest) oldest = lane.readySince
+        }
+        if (readyRecords === 0) break
+        const due = oldest + bufferTime
+        if (!(flushing > 0 || readyRecords >= maxBatchRecords || readyBytes >= maxBatchBytes || due <= now)) {
+          if (due < nextAt) nextAt = due
+          break
+        }
+        // build one request from the heads of eligible lanes, round robin
+        const batch: Array<Taken> = []
+        const entries: Array<Kinesis.PutRecordsEntry> = []
+        let bytes = 0
+        const n = active.length
+        for (let k = 0; k < n && entries.length < maxBatchRecords; k++) {
+          const lane = active[(cursor + k) % n]!
+          if (!eligible(lane)) continue
+          // A rate-limited lane waits until its buckets hold a whole batch of what it has ready (or a
+          // full bucket), rather than trickling one record per refill: few, full requests.
+          const wait = tokenWait(lane, now)
+          if (wait > 0) {
+            if (now + wait < nextAt) nextAt = now + wait
+            continue
+          }
+          // Take records in lane order. A record waiting for its retry delay stays, and (preserveOrder)
+          // so does every later record sharing a partition key with it or with a record already taken
+          // into this request: keys never overtake each other, other keys go on.
+          const keys = new Set<string>()
+          const blocked = new Set<string>()
+          const kept: Array<Pending<A>> = []
+          const list: Array<Pending<A>> = []
+          let laneBytes = 0
+          let i = lane.readyHead
+          for (; i < lane.ready.length && entries.length < maxBatchRecords; i++) {
+            const p = lane.ready[i]!
+            let take = p.notBefore <= now
+            if (!take && p.notBefore < nextAt) nextAt = p.notBefore
+            if (take && preserveOrder) {
+              for (const r of p.aggregate.records) {
+                if (keys.has(r.partitionKey) || blocked.has(r.partitionKey)) {
+                  take = false
+                  break
+                }
+              }
+            }
+            if (!take) {
+              if (preserveOrder) { for (const r of p.aggregate.records) blocked.add(r.partitionKey) }
+              kept.push(p)
+              if (kept.length >= maxBatchRecords) {
+                i++
+                break // scanned far enough
+              }
+              continue
+            }
+            const size = p.aggregate.size
+            if (bytes + size > maxBatchBytes) break
+            if (lane.recordBucket !== undefined && !lane.recordBucket.canTake(list.length + 1, now)) break
+            if (lane.byteBucket !== undefined && !lane.byteBucket.canTake(laneBytes + size, now)) break
+            if (preserveOrder) { for (const r of p.aggregate.records) keys.add(r.partitionKey) }
+            list.push(p)
+            entries.push(
+              p.aggregate.explicitHashKey === undefined
+                ? { data: p.aggregate.data, partitionKey: p.aggregate.partitionKey }
+                : {
+                  data: p.aggregate.data,
+                  partitionKey: p.aggregate.partitionKey,
+                  explicitHashKey: p.aggregate.explicitHashKey
+                }
+            )
+            laneBytes += size
+            bytes += size
+          }
+          if (list.length === 0) continue
+          // what was skipped goes back in front of what was not looked at
+          if (kept.length === 0) {
+            lane.readyHead = i
+          } else {
+            lane.ready = kept.concat(lane.ready.slice(i))
+            lane.readyHead = 0
+          }
+          lane.readyBytes -= laneBytes
+          lane.recordBucket?.take(list.length, now)
+          lane.byteBucket?.take(laneBytes, now)
+          lane.inFlight = true
+          if (lane.readyHead >= lane.ready.length) {
+            lane.ready = []
+            lane.readyHead = 0
+            lane.readySince = Infinity
+          } else if (lane.readyHead > 1024) {
+            lane.ready = lane.ready.slice(lane.readyHead)
+            lane.readyHead = 0
+          }
+          if (lane.readySince === -Infinity && lane.readyHead < lane.ready.length) lane.readySince = now
+          batch.push({ lane, list })
+        }
+        cursor = (cursor + 1) % Math.max(1, n)
+        if (batch.length === 0) break
+        inFlightRequests++
+        started.push(send(batch, entries))
+      }
+      return { nextAt, started }
+    }
+
+    const pump = Effect.gen(function*() {
+      while (true) {
+        // whole milliseconds: jittered delays put fractional instants on the clock, and a sleep of a
+        // fraction of a nanosecond would wake the pump before anything could change (a busy loop)
+        const now = Math.floor(yield* Clock.currentTimeMillis)
+        const signal = wake
+        const { nextAt, started } = pumpOnce(now)
+        for (const request of started) yield* FiberSet.run(requests, request)
+        if (metricsOn) {
+          if (failedSinceReport > 0) {
+            yield* Metric.incrementBy(mFailed, failedSinceReport)
+            failedSinceReport = 0
+          }
+          yield* Metric.set(mQueueRecords, outstandingRecords)
+          yield* Metric.set(mQueueBytes, outstandingBytes + accumulatingBytes())
+        }
+        releaseSpace()
+        if (nextAt === Infinity) yield* Deferred.await(signal)
+        else {
+          yield* Effect.raceFirst(
+            Deferred.await(signal),
+            Effect.sleep(Duration.millis(Math.max(1, Math.ceil(nextAt - now))))
+          )
+        }
+        if (signal === wake) wake = Deferred.unsafeMake<void>(yield* Effect.fiberId)
+      }
+    })
+    yield* Effect.forkIn(pump, scope)
+
+    // -- API -------------------------------------------------------------------------------------
+    const defaultKey = (() => {
+      let counter = Math.floor(Math.random() * 2 ** 31)
+      const prefix = Math.random().toString(36).slice(2, 8)
+      return () => `${prefix}-${(counter++).toString(36)}`
+    })()
+    const keyOf = options.partitionKey ?? defaultKey
+
+    const toItem = (
+      input: A | ProducerRecord<A>,
+      deferred: Deferred.Deferred<Delivery, ProducerError> | undefined,
+      putOptions?: PutOptions
+    ): Item<A> | InvalidPartitionKey => {
+      let value: A
+      let partitionKey: string | undefined
+      let explicitHashKey: string | undefined
+      if (isProducerRecord(input)) {
+        value = (input as ProducerRecord<A>).value
+        partitionKey = input.partitionKey
+        explicitHashKey = input.explicitHashKey
+      } else {
+        value = input as A
+        partitionKey = putOptions?.partitionKey
+        explicitHashKey = putOptions?.explicitHashKey
+      }
+      const key = partitionKey ?? (options.partitionKey === undefined ? defaultKey() : keyOf(value))
+      const invalid = checkKey(key, explicitHashKey, value)
+      if (invalid !== undefined) return invalid
+      return explicitHashKey === undefined
+        ? { value, partitionKey: key, deferred }
+        : { value, partitionKey: key, explicitHashKey, deferred }
+    }
+
+    const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
+      if (hasRoom()) return Effect.void
+      const waiter = Deferred.unsafeMake<void>(FiberId.none)
+      spaceWaiters.push(waiter)
+      return Effect.zipRight(Deferred.await(waiter), waitForRoom)
+    })
+
+    const offerItems = (items: ReadonlyArray<Item<A>>): Effect.Effect<void, ProducerError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.suspend(() => {
+          const error = addItems(items, now)
+          if (error === undefined) {
+            notify()
+            return Effect.void
+          }
+          // deliver the valid records before the bad one, then fail with its error
+          for (const item of items) {
+            const single = addItems([item], now)
+            if (single !== undefined) break
+          }
+          notify()
+          return Effect.fail(error)
+        }))
+
+    const offer = (values: Iterable<A | ProducerRecord<A>>): Effect.Effect<void, ProducerError> =>
+      Effect.suspend(() => {
+        const batch: Array<Item<A>> = []
+        let invalid: InvalidPartitionKey | undefined
+        for (const value of values) {
+          const item = toItem(value, undefined)
+          if (item instanceof InvalidPartitionKey) {
+            invalid = item
+            break
+          }
+          batch.push(item)
+        }
+        // respect the queue bound: add in slices that fit
+        const loop = (from: number): Effect.Effect<void, ProducerError> => {
+          if (from >= batch.length) return invalid === undefined ? Effect.void : Effect.fail(invalid)
+          return Effect.zipRight(
+            waitForRoom,
+            Effect.suspend(() => {
+              const room = Math.max(1, maxQueueRecords - outstandingRecords)
+              const slice = batch.slice(from, from + room)
+              return Effect.zipRight(offerItems(slice), loop(from + slice.length))
+            })
+          )
+        }
+        return loop(0)
+      })
+
+    const put = (value: A, putOptions?: PutOptions) =>
+      Effect.suspend(() => {
+        const item = toItem(value, undefined, putOptions)
+        if (item instanceof InvalidPartitionKey) return Effect.fail(item)
+        return Effect.zipRight(waitForRoom, offerItems([item]))
+      })
+
+    const sendOne = (value: A, putOptions?: PutOptions) =>
+      Effect.suspend(() => {
+        const deferred = Deferred.unsafeMake<Delivery, ProducerError>(FiberId.none)
+        const item = toItem(value, deferred, putOptions)
+        if (item instanceof InvalidPartitionKey) return Effect.fail(item)
+        return waitForRoom.pipe(
+          Effect.zipRight(offerItems([item])),
+          Effect.zipRight(Deferred.await(deferred))
+        )
+      })
+
+    const takeFailures = () => {
+      const list = failures
+      failures = []
+      return list
+    }
+
+    const flush: Effect.Effect<void, ProducerError> = Effect.suspend(() => {
+      flushing++
+      notify()
+      const waitIdle: Effect.Effect<void> = Effect.suspend(() => {
+        if (outstandingRecords === 0) return Effect.void
+        const waiter = Deferred.unsafeMake<void>(FiberId.none)
+        idleWaiters.push(waiter)
+        return Effect.zipRight(Deferred.await(waiter), waitIdle)
+      })
+      return waitIdle.pipe(
+        Effect.ensuring(Effect.sync(() => {
+          flushing--
+        })),
+        Effect.zipRight(Effect.suspend(() => {
+          const summary = { delivered, failed: failures.length }
+          return options.afterFlush === undefined ? Effect.void : options.afterFlush(summary)
+        })),
+        Effect.zipRight(Effect.suspend(() => {
+          const failed = takeFailures()
+          return failed.length === 0
+            ? Effect.void
+            : Effect.fail(new PutRecordsFailed({ stream: streamLabel, failures: failed }))
+        }))
+      )
+    })
+
+    // closing the scope delivers what is buffered, within shutdownTimeout, and reports what was not
+    yield* Effect.addFinalizer(() =>
+      flush.pipe(
+        Effect.timeoutFail({
+          duration: options.shutdownTimeout ?? defaults.shutdownTimeout,
+          onTimeout: () => "timeout" as const
+        }),
+        Effect.catchAll((error) =>
+          Effect.logError(
+            `effect-kinesis producer for ${streamLabel}: ${
+              error === "timeout"
+                ? `${outstandingRecords} record(s) not delivered within the shutdown timeout`
+                : error.message
+            }`
+          )
+        ),
+        Effect.zipRight(Effect.sync(() => {
+          // fail whatever is left so no `send` waits forever
+          const left: Array<Pending<A>> = []
+          for (const lane of lanes.values()) {
+            pushReady(lane, lane.accumulator.flush(), 0)
+            for (let i = lane.readyHead; i < lane.ready.length; i++) {
+              const p = lane.ready[i]!
+              p.lastCode = p.lastCode || "ProducerClosed"
+              p.lastMessage = p.lastMessage || "the producer was closed before this record was delivered"
+              left.push(p)
+            }
+            lane.ready = []
+            lane.readyHead = 0
+          }
+          failAggregates(left)
+        })),
+        Effect.zipRight(FiberSet.clear(requests))
+      )
+    )
+
+    const producer: Producer<A> = {
+      put,
+      offer,
+      send: sendOne,
+      flush,
+      pending: Effect.sync(() => ({ records: outstandingRecords, bytes: outstandingBytes + accumulatingBytes() })),
+      failed: Effect.suspend(() => failures.length === 0 ? Effect.void : flush)
+    }
+    return producer
+  })

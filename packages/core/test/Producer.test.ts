@@ -1,0 +1,354 @@
+/**
+ * The producer on the in-memory engine with TestClock: batching limits, pacing, partial and whole-request
+ * failures, per-key order under random throttling, back-pressure, flush on close and on upstream end,
+ * bad input, resharding.
+ */
+import { KinesisTest, Processor, Producer } from "@effect-kinesis/core"
+import { assert, describe, it } from "@effect/vitest"
+import {
+  Array as Arr,
+  Chunk,
+  type Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Option,
+  Schedule,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
+
+const decoder = new TextDecoder()
+const decode = (data: Uint8Array): unknown => JSON.parse(decoder.decode(data))
+
+const putCalls = Effect.map(KinesisTest.calls, (calls) => calls.filter((c) => c.operation === "putRecords"))
+
+/** Runs `effect` in a fiber while moving the TestClock forward in `step`s until it is done. */
+const withClock = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  step: Duration.DurationInput = "100 millis",
+  maxSteps = 100_000
+) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    for (let i = 0; i < maxSteps; i++) {
+      const done = yield* Fiber.poll(fiber)
+      if (Option.isSome(done)) break
+      yield* TestClock.adjust(step)
+    }
+    return yield* Fiber.join(fiber)
+  })
+
+const engine = (shards = 1, limits: Partial<KinesisTest.Limits> | false = false) =>
+  KinesisTest.layer({ streams: { s: { shards } }, limits })
+
+describe("Producer", () => {
+  describe("batching", () => {
+    it.effect("1,201 records go in 3 requests of at most 500, and the sink completes once all are delivered", () =>
+      Effect.gen(function*() {
+        yield* Stream.range(1, 1201).pipe(Stream.run(Producer.sink({ stream: "s", shardLimits: false })))
+        const calls = yield* putCalls
+        assert.deepStrictEqual(calls.map((c) => c.records), [500, 500, 201])
+        const stored = yield* KinesisTest.records("s")
+        assert.deepStrictEqual(stored.map((r) => decode(r.data)), Arr.range(1, 1201))
+      }).pipe(Effect.provide(engine())))
+
+    it.effect("a request never exceeds 5 MiB", () =>
+      Effect.gen(function*() {
+        const big = "x".repeat(100 * 1024)
+        yield* Stream.range(1, 120).pipe(
+          Stream.map((i) => `${i}:${big}`),
+          Stream.run(Producer.sink({ stream: "s", shardLimits: false }))
+        )
+        const calls = yield* putCalls
+        assert.isTrue(calls.length >= 3)
+        for (const call of calls) assert.isAtMost(call.bytes, 5 * 1024 * 1024)
+        assert.strictEqual(calls.reduce((n, c) => n + c.records, 0), 120)
+      }).pipe(Effect.provide(engine(4))))
+
+    it.effect("a partial batch goes after bufferTime", () =>
+      Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream: "s", shardLimits: false, bufferTime: "250 millis" })
+        yield* producer.put({ n: 1 })
+        yield* TestClock.adjust("200 millis")
+        assert.strictEqual((yield* putCalls).length, 0)
+        yield* TestClock.adjust("60 millis")
+        yield* Effect.yieldNow()
+        assert.deepStrictEqual((yield* putCalls).map((c) => c.records), [1])
+      }).pipe(Effect.scoped, Effect.provide(engine())))
+  })
+
+  describe("shard pacing", () => {
+    it.effect("paces each shard at the AWS write limits: 3,000 records on one shard take 2 s, none throttled", () =>
+      Effect.gen(function*() {
+        const start = yield* TestClock.currentTimeMillis
+        yield* withClock(
+          Stream.range(1, 3000).pipe(Stream.run(Producer.sink({ stream: "s" }))),
+          "50 millis"
+        )
+        const calls = yield* putCalls
+        assert.strictEqual(calls.reduce((n, c) => n + c.failedRecords, 0), 0)
+        const stored = yield* KinesisTest.records("s")
+        assert.strictEqual(stored.length, 3000)
+        // a full bucket (1,000) at once, then 1,000 per second
+        const elapsed = calls[calls.length - 1]!.time - start
+        assert.isAtLeast(elapsed, 1900)
+        assert.isAtMost(elapsed, 2200)
+      }).pipe(Effect.provide(engine(1, {}))))
+
+    it.effect("shards are paced separately: 4 shards take 4,000 records/s together", () =>
+      Effect.gen(function*() {
+        const start = yield* TestClock.currentTimeMillis
+        yield* withClock(Stream.range(1, 8000).pipe(Stream.run(Producer.sink({ stream: "s" }))), "50 millis")
+        const calls = yield* putCalls
+        assert.strictEqual(calls.reduce((n, c) => n + c.failedRecords, 0), 0)
+        const elapsed = calls[calls.length - 1]!.time - start
+        assert.isAtMost(elapsed, 2500) // one shard alone would need ~7 s
+      }).pipe(Effect.provide(engine(4, {}))))
+  })
+
+  describe("retries", () => {
+    it.effect("only the failed records of a partial failure are sent again, after a back-off", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.failRecords({ select: [1, 3], errorCode: "ProvisionedThroughputExceededException" })
+        yield* withClock(
+          Stream.range(1, 5).pipe(Stream.run(Producer.sink({ stream: "s", shardLimits: false }))),
+          "10 millis"
+        )
+        const calls = yield* putCalls
+        assert.deepStrictEqual(calls.map((c) => [c.records, c.failedRecords]), [[5, 2], [2, 0]])
+        assert.isAtLeast(calls[1]!.time - calls[0]!.time, 80) // 100 ms × jitter ≥ 0.8
+        const stored = yield* KinesisTest.records("s")
+        assert.deepStrictEqual(stored.map((r) => decode(r.data)).sort(), [1, 2, 3, 4, 5])
+      }).pipe(Effect.provide(engine())))
+
+    it.effect("a retryable request error is retried with growing delays", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.failNext("putRecords", { error: "ProvisionedThroughputExceeded", times: 3 })
+        yield* withClock(
+          Stream.range(1, 10).pipe(Stream.run(Producer.sink({ stream: "s", shardLimits: false }))),
+          "10 millis"
+        )
+        const calls = yield* putCalls
+        assert.deepStrictEqual(calls.map((c) => c.outcome), ["failure", "failure", "failure", "success"])
+        const gaps = calls.slice(1).map((c, i) => c.time - calls[i]!.time)
+        assert.isTrue(gaps[1]! > gaps[0]! && gaps[2]! > gaps[1]!, `gaps ${gaps}`)
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 10)
+      }).pipe(Effect.provide(engine())))
+
+    it.effect("a non-retryable error fails at once, naming every record", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.failNext("putRecords", { error: "AccessDenied" })
+        const error = yield* Effect.flip(
+          Stream.range(1, 3).pipe(Stream.run(Producer.sink({ stream: "s", shardLimits: false })))
+        )
+        assert.strictEqual(error._tag, "PutRecordsFailed")
+        if (error._tag === "PutRecordsFailed") {
+          assert.deepStrictEqual(error.failures.flatMap((f) => f.records), [1, 2, 3])
+          assert.deepStrictEqual(error.failures.map((f) => f.errorCode), [
+            "AccessDenied",
+            "AccessDenied",
+            "AccessDenied"
+          ])
+          assert.deepStrictEqual(error.failures.map((f) => f.attempts), [1, 1, 1])
+        }
+        assert.strictEqual((yield* putCalls).length, 1)
+      }).pipe(Effect.provide(engine())))
+
+    it.effect("when retries are exhausted, PutRecordsFailed lists the records with their last error code", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.failRecords({ select: [0], errorCode: "InternalFailure", calls: 10 })
+        const error = yield* Effect.flip(withClock(
+          Stream.make("a", "b").pipe(
+            Stream.run(Producer.sink({
+              stream: "s",
+              shardLimits: false,
+              retrySchedule: Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(2)))
+            }))
+          ),
+          "100 millis"
+        ))
+        assert.strictEqual(error._tag, "PutRecordsFailed")
+        if (error._tag === "PutRecordsFailed") {
+          assert.deepStrictEqual(error.failures.map((f) => [f.records, f.errorCode, f.attempts]), [
+            [["a"], "InternalFailure", 3]
+          ])
+        }
+        assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)), ["b"])
+      }).pipe(Effect.provide(engine())))
+  })
+
+  describe("order", () => {
+    it.effect("keeps per-key order with 30 % of records throttled at random (10,000 records, 50 keys)", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.throttleRecords({ fraction: 0.3 })
+        const values = Arr.makeBy(10_000, (i) => ({ key: `key-${i % 50}`, n: i }))
+        yield* withClock(
+          Stream.fromIterable(values).pipe(
+            Stream.rechunk(100),
+            Stream.run(Producer.sink({
+              stream: "s",
+              partitionKey: (v) => v.key,
+              shardLimits: false,
+              // retry at once: this test is about order, the back-off is tested above
+              retrySchedule: Schedule.recurs(100)
+            }))
+          ),
+          "1 second"
+        )
+        const calls = yield* putCalls
+        assert.isAbove(calls.reduce((n, c) => n + c.failedRecords, 0), 1000) // throttling happened
+        const stored = (yield* KinesisTest.records("s")).map((r) => decode(r.data) as { key: string; n: number })
+        assert.strictEqual(stored.length, 10_000)
+        const last = new Map<string, number>()
+        const seen = new Set<number>()
+        for (const { key, n } of stored) {
+          assert.isTrue((last.get(key) ?? -1) < n, `order broken for ${key} at ${n}`)
+          last.set(key, n)
+          seen.add(n)
+        }
+        assert.strictEqual(seen.size, 10_000) // nothing twice, nothing lost
+      }).pipe(Effect.provide(KinesisTest.layer({ streams: { s: { shards: 4 } }, limits: false, seed: 7 }))))
+
+    it.effect("keeps per-key order across a shard split discovered from the responses", () =>
+      Effect.gen(function*() {
+        const producer = yield* Producer.make({
+          stream: "s",
+          partitionKey: (v: { key: string }) => v.key,
+          shardLimits: false
+        })
+        const send = (from: number, to: number) =>
+          producer.offer(Arr.range(from, to).map((n) => ({ key: `key-${n % 20}`, n })))
+        yield* send(0, 499)
+        yield* producer.flush
+        const [shard] = yield* KinesisTest.shards("s")
+        yield* KinesisTest.splitShard("s", shard!.shardId)
+        yield* send(500, 1999)
+        yield* producer.flush
+        const stored = (yield* KinesisTest.records("s")).map((r) => decode(r.data) as { key: string; n: number })
+        assert.strictEqual(stored.length, 2000)
+        const byKey = Arr.groupBy(stored, (v) => v.key)
+        for (const list of Object.values(byKey)) {
+          assert.deepStrictEqual(list.map((v) => v.n), list.map((v) => v.n).sort((a, b) => a - b))
+        }
+        const shards = yield* KinesisTest.shards("s")
+        const children = shards.filter((s) => s.parentShardId === shard!.shardId)
+        assert.strictEqual(children.length, 2)
+        for (const child of children) assert.isAbove(child.recordCount, 0) // the new map was used
+      }).pipe(Effect.scoped, Effect.provide(engine())))
+  })
+
+  describe("back-pressure and shutdown", () => {
+    it.effect("put suspends while the producer holds maxQueueRecords", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.setLatency("1 second", "putRecords")
+        const producer = yield* Producer.make({ stream: "s", shardLimits: false, maxQueueRecords: 10, bufferTime: 0 })
+        for (let i = 0; i < 10; i++) yield* producer.put(i)
+        const eleventh = yield* Effect.fork(producer.put(10))
+        yield* TestClock.adjust("500 millis")
+        assert.isTrue(Option.isNone(yield* Fiber.poll(eleventh)))
+        assert.strictEqual((yield* producer.pending).records, 10)
+        yield* TestClock.adjust("600 millis")
+        yield* Fiber.join(eleventh)
+        yield* withClock(producer.flush)
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 11)
+      }).pipe(Effect.scoped, Effect.provide(engine())))
+
+    it.effect("closing the scope delivers everything buffered", () =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const producer = yield* Scope.extend(
+          Producer.make({ stream: "s", shardLimits: false, bufferTime: "1 hour" }),
+          scope
+        )
+        yield* producer.offer(Arr.range(1, 42))
+        assert.strictEqual((yield* putCalls).length, 0)
+        yield* Scope.close(scope, Exit.void)
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 42)
+      }).pipe(Effect.provide(engine())))
+
+    it.effect("send waits for delivery and returns the shard and sequence number", () =>
+      Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream: "s", shardLimits: false })
+        const delivery = yield* withClock(producer.send({ hello: "world" }), "10 millis")
+        const [stored] = yield* KinesisTest.records("s")
+        assert.deepStrictEqual(delivery, { shardId: stored!.shardId, sequenceNumber: stored!.sequenceNumber })
+      }).pipe(Effect.scoped, Effect.provide(engine(2))))
+  })
+
+  describe("bad input", () => {
+    const badCases = [
+      ["an empty partition key", Producer.record(1, { partitionKey: "" }), "InvalidPartitionKey"],
+      ["a 257-character partition key", Producer.record(1, { partitionKey: "k".repeat(257) }), "InvalidPartitionKey"],
+      [
+        "an invalid explicit hash key",
+        Producer.record(1, { partitionKey: "k", explicitHashKey: "-1" }),
+        "InvalidPartitionKey"
+      ],
+      ["a value JSON cannot encode", Producer.record(10n, { partitionKey: "k" }), "EncodeError"],
+      [
+        "a record over maxRecordSize",
+        Producer.record("x".repeat(2 * 1024 * 1024), { partitionKey: "k" }),
+        "RecordTooLarge"
+      ]
+    ] as const
+
+    for (const [name, bad, tag] of badCases) {
+      it.effect(`the sink fails with ${tag} for ${name}, after delivering the records before it`, () =>
+        Effect.gen(function*() {
+          const error = yield* Effect.flip(
+            Stream.fromIterable<unknown>([1, 2, bad, 4]).pipe(
+              Stream.rechunk(1),
+              Stream.run(Producer.sink({ stream: "s", shardLimits: false }))
+            )
+          )
+          assert.strictEqual(error._tag, tag)
+          assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)), [1, 2])
+        }).pipe(Effect.provide(engine())))
+    }
+
+    it.effect("bad input in one chunk: the valid records before it are delivered", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(
+          Stream.fromChunk(Chunk.fromIterable<unknown>([1, 2, Producer.record(3, { partitionKey: "" }), 4])).pipe(
+            Stream.run(Producer.sink({ stream: "s", shardLimits: false }))
+          )
+        )
+        assert.strictEqual(error._tag, "InvalidPartitionKey")
+        assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)), [1, 2])
+      }).pipe(Effect.provide(engine())))
+
+    it.effect("put and send fail for the bad record only; the producer goes on", () =>
+      Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream: "s", shardLimits: false, processor: Processor.json })
+        const bad = yield* Effect.flip(producer.put(1, { partitionKey: "" }))
+        assert.strictEqual(bad._tag, "InvalidPartitionKey")
+        const unencodable = yield* Effect.flip(producer.send(10n))
+        assert.strictEqual(unencodable._tag, "EncodeError")
+        yield* producer.put(2)
+        yield* withClock(producer.flush)
+        assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)), [2])
+      }).pipe(Effect.scoped, Effect.provide(engine())))
+  })
+
+  describe("aggregation", () => {
+    it.effect("kplJson aggregates per shard and every user record arrives", () =>
+      Effect.gen(function*() {
+        yield* Stream.range(1, 5000).pipe(
+          Stream.run(Producer.sink({ stream: "s", processor: Processor.kplJson, shardLimits: false }))
+        )
+        const stored = yield* KinesisTest.records("s")
+        assert.isBelow(stored.length, 100) // 5,000 user records in few Kinesis records
+        const values: Array<unknown> = []
+        for (const record of stored) {
+          const decoded = Processor.kplJson.deaggregate(record, record.shardId)
+          assert.isTrue(decoded._tag === "Right")
+          if (decoded._tag === "Right") {
+            for (const r of decoded.right) values.push(r.value)
+          }
+        }
+        assert.deepStrictEqual(values.sort((a, b) => (a as number) - (b as number)), Arr.range(1, 5000))
+      }).pipe(Effect.provide(engine(4))))
+  })
+})
