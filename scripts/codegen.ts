@@ -67,7 +67,8 @@ for (const dir of Fs.readdirSync(Path.join(root, "packages"))) {
 }
 const embed = (markdown: string): string =>
   markdown.replace(
-    /<!-- embed: ([^ ]+) -->\n```(\w*)\n[\s\S]*?\n```/g,
+    // the fence's lines up to the first line starting with ``` (an empty fence is fine)
+    /<!-- embed: ([^ ]+) -->\n```(\w*)\n(?:(?!```)[^\n]*\n)*```/g,
     (_, file: string, lang: string) =>
       `<!-- embed: ${file} -->\n\`\`\`${lang}\n${Fs.readFileSync(Path.join(root, file), "utf8").trimEnd()}\n\`\`\``
   )

@@ -918,39 +918,39 @@ export const make = <A>(
     })
 
     // closing the scope delivers what is buffered, within shutdownTimeout, and reports what was not
+    const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? defaults.shutdownTimeout)
     yield* Effect.addFinalizer(() =>
-      flush.pipe(
-        Effect.timeoutFail({
-          duration: options.shutdownTimeout ?? defaults.shutdownTimeout,
-          onTimeout: () => "timeout" as const
-        }),
-        Effect.catchAll((error) =>
-          Effect.logError(
-            `effect-kinesis producer for ${streamLabel}: ${
-              error === "timeout"
-                ? `${outstandingRecords} record(s) not delivered within the shutdown timeout`
-                : error.message
-            }`
-          )
-        ),
-        Effect.zipRight(Effect.sync(() => {
-          // fail whatever is left so no `send` waits forever
-          const left: Array<Pending<A>> = []
-          for (const lane of lanes.values()) {
-            pushReady(lane, lane.accumulator.flush(), 0)
-            for (let i = lane.readyHead; i < lane.ready.length; i++) {
-              const p = lane.ready[i]!
-              p.lastCode = p.lastCode || "ProducerClosed"
-              p.lastMessage = p.lastMessage || "the producer was closed before this record was delivered"
-              left.push(p)
+      (Duration.isZero(shutdownTimeout)
+        ? Effect.fail("timeout" as const)
+        : flush as Effect.Effect<void, ProducerError | "timeout">).pipe(
+          Effect.timeoutFail({ duration: shutdownTimeout, onTimeout: () => "timeout" as const }),
+          Effect.catchAll((error) =>
+            Effect.logError(
+              `effect-kinesis producer for ${streamLabel}: ${
+                error === "timeout"
+                  ? `${outstandingRecords} record(s) not delivered within the shutdown timeout`
+                  : error.message
+              }`
+            )
+          ),
+          Effect.zipRight(Effect.sync(() => {
+            // fail whatever is left so no `send` waits forever
+            const left: Array<Pending<A>> = []
+            for (const lane of lanes.values()) {
+              pushReady(lane, lane.accumulator.flush(), 0)
+              for (let i = lane.readyHead; i < lane.ready.length; i++) {
+                const p = lane.ready[i]!
+                p.lastCode = p.lastCode || "ProducerClosed"
+                p.lastMessage = p.lastMessage || "the producer was closed before this record was delivered"
+                left.push(p)
+              }
+              lane.ready = []
+              lane.readyHead = 0
             }
-            lane.ready = []
-            lane.readyHead = 0
-          }
-          failAggregates(left)
-        })),
-        Effect.zipRight(FiberSet.clear(requests))
-      )
+            failAggregates(left)
+          })),
+          Effect.zipRight(FiberSet.clear(requests))
+        )
     )
 
     const producer: Producer<A> = {
