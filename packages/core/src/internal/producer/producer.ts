@@ -193,10 +193,14 @@ const MAX_PARTITION_KEY = 256
 
 const checkKey = (partitionKey: string, explicitHashKey: string | undefined, value: unknown) => {
   // Kinesis counts Unicode characters (code points): 1–256
-  let length = 0
-  for (const _ of partitionKey) {
-    length++
-    if (length > MAX_PARTITION_KEY) break
+  let length = partitionKey.length
+  if (length > MAX_PARTITION_KEY) {
+    // more UTF-16 units than allowed characters: count code points (surrogate pairs are one)
+    length = 0
+    for (const _ of partitionKey) {
+      length++
+      if (length > MAX_PARTITION_KEY) break
+    }
   }
   if (length === 0) {
     return new InvalidPartitionKey({
