@@ -47,7 +47,7 @@ import {
 } from "../../KinesisError.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
 import type * as Processor from "../../Processor.js"
-import type { ProducerOptions } from "../../Producer.js"
+import type { Producer as PublicProducer, ProducerOptions } from "../../Producer.js"
 import * as ShardMap from "../../ShardMap.js"
 import * as StreamAddress from "../../StreamAddress.js"
 import { TokenBucket } from "./tokenBucket.js"
@@ -135,13 +135,8 @@ export const defaults = {
   ) as Schedule.Schedule<unknown, RetryInput>
 } as const
 
-/** @internal */
-export interface Producer<A> {
-  readonly put: (value: A, options?: PutOptions) => Effect.Effect<void, ProducerError>
-  readonly offer: (values: Iterable<A | ProducerRecord<A>>) => Effect.Effect<void, ProducerError>
-  readonly send: (value: A, options?: PutOptions) => Effect.Effect<Delivery, ProducerError>
-  readonly flush: Effect.Effect<void, ProducerError>
-  readonly pending: Effect.Effect<{ readonly records: number; readonly bytes: number }>
+/** The public producer, plus what the sink needs. @internal */
+export interface Producer<A> extends PublicProducer<A> {
   /** Fails (after a flush, with every failure) once records have been given up on. */
   readonly failed: Effect.Effect<void, ProducerError>
 }
