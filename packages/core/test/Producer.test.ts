@@ -319,6 +319,19 @@ describe("Producer", () => {
         assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)), [1, 2])
       }).pipe(Effect.provide(engine())))
 
+    it.effect("bad input in a chunk spread over shards: the records before it arrive, none twice", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(
+          Stream.fromChunk(Chunk.fromIterable<unknown>([...Arr.range(1, 30), 10n, ...Arr.range(32, 60)])).pipe(
+            Stream.run(Producer.sink({ stream: "s", shardLimits: false }))
+          )
+        )
+        assert.strictEqual(error._tag, "EncodeError")
+        const stored = (yield* KinesisTest.records("s")).map((r) => decode(r.data) as number)
+        assert.strictEqual(new Set(stored).size, stored.length) // nothing twice
+        for (const n of Arr.range(1, 30)) assert.isTrue(stored.includes(n), `${n} missing`)
+      }).pipe(Effect.provide(engine(4))))
+
     it.effect("put and send fail for the bad record only; the producer goes on", () =>
       Effect.gen(function*() {
         const producer = yield* Producer.make({ stream: "s", shardLimits: false, processor: Processor.json })

@@ -405,7 +405,11 @@ export const make = <A>(
      * Adds user records (already validated) to their lanes. All of `items` or none (the accumulator's
      * add is all-or-nothing); returns the error of the first item that cannot be encoded or is too large.
      */
-    const addItems = (items: ReadonlyArray<Item<A>>, now: number): EncodeError | RecordTooLarge | undefined => {
+    const addItems = (
+      items: ReadonlyArray<Item<A>>,
+      now: number,
+      added?: Set<Item<A>>
+    ): EncodeError | RecordTooLarge | undefined => {
       // group by lane, keeping order within each lane
       const groups = new Map<Lane<A>, Array<Item<A>>>()
       for (const item of items) {
@@ -419,6 +423,7 @@ export const make = <A>(
         const result = lane.accumulator.add(group)
         if (Either.isLeft(result)) return result.left
         outstandingRecords += group.length
+        if (added !== undefined) { for (const item of group) added.add(item) }
         if (wasEmpty && lane.accumulator.pendingRecords > 0) lane.accumulatingSince = now
         pushReady(lane, result.right, wasEmpty ? now : lane.accumulatingSince)
         if (lane.accumulator.pendingRecords === 0) lane.accumulatingSince = 0
@@ -825,15 +830,22 @@ export const make = <A>(
     const offerItems = (items: ReadonlyArray<Item<A>>): Effect.Effect<void, ProducerError> =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Effect.suspend(() => {
-          const error = addItems(items, now)
+          // groups (one per shard lane) are added one by one, each all or nothing: remember which made it
+          const added = new Set<Item<A>>()
+          const error = addItems(items, now, added)
           if (error === undefined) {
             notify()
             return Effect.void
           }
-          // deliver the valid records before the bad one, then fail with its error
+          // add the rest one by one up to the bad record (never an item twice), then fail with its error.
+          // Records of other lanes that came after it in the same call may already be in.
           for (const item of items) {
+            if (added.has(item)) continue
             const single = addItems([item], now)
-            if (single !== undefined) break
+            if (single !== undefined) {
+              notify()
+              return Effect.fail(single)
+            }
           }
           notify()
           return Effect.fail(error)
