@@ -243,7 +243,7 @@ export interface FailNextOptions<Op extends Operation> {
   readonly error: OperationError<Op>["_tag"] | OperationError<Op>
   /** How many calls fail. Default 1. */
   readonly times?: number | undefined
-  /** Only calls addressing this stream (by name). Default: any. */
+  /** Only calls addressing this stream (by name). Default: every stream. */
   readonly stream?: string | undefined
 }
 
@@ -260,7 +260,7 @@ export interface FailRecordsOptions {
   readonly errorMessage?: string | undefined
   /** How many PutRecords calls the fault applies to. Default 1; `Infinity` for all until cleared. */
   readonly calls?: number | undefined
-  /** Only calls addressing this stream (by name). Default: any. */
+  /** Only calls addressing this stream (by name). Default: every stream. */
   readonly stream?: string | undefined
 }
 
@@ -273,7 +273,7 @@ export interface ThrottleRecordsOptions {
   readonly fraction: number
   /** Default `ProvisionedThroughputExceededException`. */
   readonly errorCode?: string | undefined
-  /** Only calls addressing this stream (by name). Default: any. */
+  /** Only calls addressing this stream (by name). Default: every stream. */
   readonly stream?: string | undefined
 }
 

@@ -357,13 +357,16 @@ export const make = <A>(
       Deferred.unsafeDone(wake, Exit.void)
     }
 
-    const accumulatingBytes = () => {
-      let n = 0
-      for (const lane of lanes.values()) n += lane.accumulator.pendingBytes
-      return n
+    /** Bytes held by the lanes' accumulators (kept up to date on add and flush, not recounted per put). */
+    let accumulatingBytes = 0
+
+    /** Moves a lane's accumulator contents to its ready queue. */
+    const flushAccumulator = (lane: Lane<A>, since: number) => {
+      accumulatingBytes -= lane.accumulator.pendingBytes
+      pushReady(lane, lane.accumulator.flush(), since)
     }
 
-    const hasRoom = () => outstandingRecords < maxQueueRecords && outstandingBytes + accumulatingBytes() < maxQueueBytes
+    const hasRoom = () => outstandingRecords < maxQueueRecords && outstandingBytes + accumulatingBytes < maxQueueBytes
 
     const releaseSpace = () => {
       if (spaceWaiters.length > 0 && hasRoom()) {
@@ -420,8 +423,10 @@ export const make = <A>(
       }
       for (const [lane, group] of groups) {
         const wasEmpty = lane.accumulator.pendingRecords === 0
+        const pendingBefore = lane.accumulator.pendingBytes
         const result = lane.accumulator.add(group)
         if (Either.isLeft(result)) return result.left
+        accumulatingBytes += lane.accumulator.pendingBytes - pendingBefore
         outstandingRecords += group.length
         if (added !== undefined) { for (const item of group) added.add(item) }
         if (wasEmpty && lane.accumulator.pendingRecords > 0) lane.accumulatingSince = now
@@ -636,7 +641,7 @@ export const make = <A>(
         if (lane.accumulator.pendingRecords === 0) continue
         const due = lane.accumulatingSince + bufferTime
         if (flushing > 0 || lane.draining || due <= now) {
-          pushReady(lane, lane.accumulator.flush(), lane.accumulatingSince)
+          flushAccumulator(lane, lane.accumulatingSince)
           lane.accumulatingSince = 0
         } else if (due < nextAt) nextAt = due
       }
@@ -772,7 +777,7 @@ export const make = <A>(
             failedSinceReport = 0
           }
           yield* Metric.set(mQueueRecords, outstandingRecords)
-          yield* Metric.set(mQueueBytes, outstandingBytes + accumulatingBytes())
+          yield* Metric.set(mQueueBytes, outstandingBytes + accumulatingBytes)
         }
         releaseSpace()
         if (nextAt === Infinity) yield* Deferred.await(signal)
@@ -812,7 +817,7 @@ export const make = <A>(
         partitionKey = putOptions?.partitionKey
         explicitHashKey = putOptions?.explicitHashKey
       }
-      const key = partitionKey ?? (options.partitionKey === undefined ? defaultKey() : keyOf(value))
+      const key = partitionKey ?? keyOf(value)
       const invalid = checkKey(key, explicitHashKey, value)
       if (invalid !== undefined) return invalid
       return explicitHashKey === undefined
@@ -948,7 +953,7 @@ export const make = <A>(
             // fail whatever is left so no `send` waits forever
             const left: Array<Pending<A>> = []
             for (const lane of lanes.values()) {
-              pushReady(lane, lane.accumulator.flush(), 0)
+              flushAccumulator(lane, 0)
               for (let i = lane.readyHead; i < lane.ready.length; i++) {
                 const p = lane.ready[i]!
                 p.lastCode = p.lastCode || "ProducerClosed"
@@ -969,7 +974,7 @@ export const make = <A>(
       offer,
       send: sendOne,
       flush,
-      pending: Effect.sync(() => ({ records: outstandingRecords, bytes: outstandingBytes + accumulatingBytes() })),
+      pending: Effect.sync(() => ({ records: outstandingRecords, bytes: outstandingBytes + accumulatingBytes })),
       failed: Effect.suspend(() => failures.length === 0 ? Effect.void : flush)
     }
     return producer
