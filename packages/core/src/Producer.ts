@@ -35,6 +35,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -129,7 +130,12 @@ export interface ProducerOptions<A> {
   readonly stream: string | StreamAddress
   /** How values become Kinesis records. Default `Processor.json`. */
   readonly processor?: Processor.Processor<A> | undefined
-  /** The partition key of a value. Default: a random key per record (uniform over shards). */
+  /**
+   * The partition key of a value. Default: a unique key per record, and the record goes to a shard
+   * chosen in turn by its share of the hash space — exactly even, no MD5 to compute — with an explicit
+   * hash key inside that shard (GetRecords does not return it; KPL aggregates carry their shard's own,
+   * as the KPL does). Records with unique keys have no order to keep.
+   */
   readonly partitionKey?: ((value: A) => string) | undefined
   /** How long a record may wait for its batch to fill. Default 100 ms. */
   readonly bufferTime?: Duration.DurationInput | undefined
@@ -236,12 +242,15 @@ export const sink = <A = unknown>(
       Sink.forEachChunk((chunk: Iterable<A | ProducerRecord<A>>) =>
         producer.offer(chunk).pipe(
           Effect.catchAll((error) =>
-            // deliver what was accepted, then fail with the input's error
+            // deliver what was accepted, then fail with the input's error — and, when some of the
+            // accepted records could not be delivered either, with that `PutRecordsFailed` too: both
+            // stay typed in the Cause (`catchTag` sees the input's error first)
             producer.flush.pipe(
-              Effect.catchAll((flushError) =>
-                Effect.logError(flushError.message)
-              ),
-              Effect.zipRight(Effect.fail(error))
+              Effect.matchCauseEffect({
+                onFailure: (flushCause) =>
+                  Effect.failCause(Cause.sequential(Cause.fail(error), flushCause)),
+                onSuccess: () => Effect.fail(error)
+              })
             )
           ),
           Effect.zipRight(producer.failed)

@@ -3,10 +3,11 @@
  * failures, per-key order under random throttling, back-pressure, flush on close and on upstream end,
  * bad input, resharding.
  */
-import { KinesisTest, Processor, Producer } from "@effect-kinesis/core"
+import { KinesisTest, Processor, Producer, ShardMap } from "@effect-kinesis/core"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Array as Arr,
+  Cause,
   Chunk,
   type Duration,
   Effect,
@@ -239,6 +240,63 @@ describe("Producer", () => {
       }).pipe(Effect.scoped, Effect.provide(engine())))
   })
 
+  describe("default keys", () => {
+    const countByShard = Effect.map(KinesisTest.records("s"), (stored) => {
+      const counts: Record<string, number> = {}
+      for (const r of stored) counts[r.shardId] = (counts[r.shardId] ?? 0) + 1
+      return counts
+    })
+
+    it.effect("records without a key are spread over the shards in proportion to their hash ranges", () =>
+      Effect.gen(function*() {
+        // shard 0 split in halves: ranges of 1/8, 1/8, 1/4, 1/4, 1/4 of the hash space
+        const [first] = yield* KinesisTest.shards("s")
+        yield* KinesisTest.splitShard("s", first!.shardId)
+        yield* Stream.range(1, 4000).pipe(Stream.run(Producer.sink({ stream: "s", shardLimits: false })))
+        const shards = (yield* KinesisTest.shards("s")).filter((s) => s.status === "OPEN")
+        const counts = yield* countByShard
+        const total = 2n ** 128n
+        for (const shard of shards) {
+          const width = BigInt(shard.hashKeyRange.endingHashKey) - BigInt(shard.hashKeyRange.startingHashKey) + 1n
+          const expected = Number((4000n * width) / total)
+          // exact shares (MD5 of random keys would scatter around them)
+          assert.strictEqual(counts[shard.shardId], expected, shard.shardId)
+        }
+      }).pipe(Effect.provide(engine(4))))
+
+    it.effect("kplJson with default keys: one aggregate per shard, no explicit hash key per user record", () =>
+      Effect.gen(function*() {
+        yield* Stream.range(1, 400).pipe(
+          Stream.run(Producer.sink({ stream: "s", processor: Processor.kplJson, shardLimits: false }))
+        )
+        const stored = yield* KinesisTest.records("s")
+        assert.strictEqual(stored.length, 4)
+        for (const record of stored) {
+          const decoded = Processor.kplJson.deaggregate(record, record.shardId)
+          assert.isTrue(decoded._tag === "Right")
+          if (decoded._tag === "Right") {
+            assert.strictEqual(decoded.right.length, 100)
+            for (const user of decoded.right) assert.isUndefined(user.explicitHashKey)
+          }
+        }
+      }).pipe(Effect.provide(engine(4))))
+
+    it.effect("records with their own keys are routed by MD5 of the key (same key, same shard)", () =>
+      Effect.gen(function*() {
+        yield* Stream.range(1, 400).pipe(
+          Stream.map((n) => Producer.record(n, { partitionKey: `key-${n % 7}` })),
+          Stream.run(Producer.sink({ stream: "s", shardLimits: false }))
+        )
+        const stored = yield* KinesisTest.records("s")
+        const shards = yield* KinesisTest.shards("s")
+        for (const r of stored) {
+          const expected = Option.getOrThrow(ShardMap.shardFor(ShardMap.make(shards), r.partitionKey))
+          assert.strictEqual(r.shardId, expected.shardId)
+        }
+        assert.strictEqual(new Set(stored.map((r) => r.partitionKey)).size, 7)
+      }).pipe(Effect.provide(engine(4))))
+  })
+
   describe("back-pressure and shutdown", () => {
     it.effect("put suspends while the producer holds maxQueueRecords", () =>
       Effect.gen(function*() {
@@ -253,6 +311,20 @@ describe("Producer", () => {
         yield* Fiber.join(eleventh)
         yield* withClock(producer.flush)
         assert.strictEqual((yield* KinesisTest.records("s")).length, 11)
+      }).pipe(Effect.scoped, Effect.provide(engine())))
+
+    it.effect("a writer waiting for room gets it without waiting for bufferTime", () =>
+      Effect.gen(function*() {
+        const producer = yield* Producer.make({
+          stream: "s",
+          shardLimits: false,
+          maxQueueRecords: 10,
+          bufferTime: "1 hour"
+        })
+        // 25 records through a queue of 10: only possible if full batches go out while the writer waits
+        yield* producer.offer(Arr.range(1, 25))
+        assert.isAtLeast((yield* putCalls).length, 2)
+        assert.isAtLeast((yield* KinesisTest.records("s")).length, 15)
       }).pipe(Effect.scoped, Effect.provide(engine())))
 
     it.effect("closing the scope delivers everything buffered", () =>
@@ -307,6 +379,27 @@ describe("Producer", () => {
           assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)), [1, 2])
         }).pipe(Effect.provide(engine())))
     }
+
+    it.effect("bad input followed by a failed flush: the Cause holds both typed errors", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.failNext("putRecords", { error: "AccessDenied" })
+        const exit = yield* Stream.fromIterable<unknown>([1, 2, Producer.record(3, { partitionKey: "" })]).pipe(
+          Stream.rechunk(1),
+          Stream.run(Producer.sink({ stream: "s", shardLimits: false })),
+          Effect.exit
+        )
+        assert.isTrue(Exit.isFailure(exit))
+        if (Exit.isFailure(exit)) {
+          const failures = Chunk.toReadonlyArray(Cause.failures(exit.cause))
+          assert.deepStrictEqual(failures.map((e) => e._tag), ["InvalidPartitionKey", "PutRecordsFailed"])
+          const putFailed = failures[1]
+          assert.isTrue(putFailed?._tag === "PutRecordsFailed")
+          if (putFailed?._tag === "PutRecordsFailed") {
+            assert.deepStrictEqual(putFailed.failures.flatMap((f) => f.records), [1, 2])
+            assert.strictEqual(putFailed.failures[0]?.errorCode, "AccessDenied")
+          }
+        }
+      }).pipe(Effect.provide(engine())))
 
     it.effect("bad input in one chunk: the valid records before it are delivered", () =>
       Effect.gen(function*() {

@@ -21,6 +21,7 @@ import type {
   Serializer,
   UserRecord
 } from "../../Processor.js"
+import * as aggregators from "./aggregators.js"
 import { MalformedRecord } from "./malformed.js"
 import * as serializers from "./serializers.js"
 import { utf8Length } from "./utf8.js"
@@ -122,6 +123,21 @@ class AccumulatorImpl<A> implements Accumulator<A> {
     }
     // 2. pack
     const out: Array<Aggregate<A>> = []
+    if (aggregator === aggregators.single) {
+      // one user record per Kinesis record, its bytes unchanged: no builder needed
+      for (let i = 0; i < n; i++) {
+        const entry = entries[i]
+        const data = items[i]
+        out.push({
+          data,
+          partitionKey: entry.partitionKey,
+          explicitHashKey: entry.explicitHashKey,
+          records: [entry],
+          size: data.length + keyBytes[i]
+        })
+      }
+      return Either.right(out)
+    }
     if (aggregator.maxRecords === 1) {
       for (let i = 0; i < n; i++) {
         const entry = entries[i]

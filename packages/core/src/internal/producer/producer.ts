@@ -153,10 +153,20 @@ export interface PutOptions {
 
 interface Item<A> extends Processor.Entry<A> {
   readonly deferred: Deferred.Deferred<Delivery, ProducerError> | undefined
+  /**
+   * The producer made the partition key up (the default): it is unique, so no ordering rule applies,
+   * and the record is routed to a shard chosen by weight instead of by MD5 of the key (an explicit hash
+   * key inside that shard says so to Kinesis, unless the aggregate carries the shard's own).
+   */
+  readonly generated: boolean
+  explicitHashKey?: string | undefined
 }
 
-interface Pending<A> {
-  readonly aggregate: Processor.Aggregate<A>
+/** A Kinesis record waiting in a lane (it is also the PutRecords entry sent for it). */
+type Pending<A> = Processor.Aggregate<A>
+
+/** What a record that failed at least once carries (records that never failed carry nothing). */
+interface RetryInfo {
   /** This record's retry schedule state. */
   retryState: unknown
   /** Clock ms before which it may not be sent again. */
@@ -182,6 +192,48 @@ interface Lane<A> {
   readonly byteBucket: TokenBucket | undefined
   /** A lane of a closed shard: flush and send what it holds, then go away. */
   draining: boolean
+  /** Explicit hash keys spread over the shard's range, for records with generated keys. */
+  readonly hashKeys: ReadonlyArray<string>
+  hashKeyCursor: number
+}
+
+/** Explicit hash keys per lane for generated keys (a power of two). */
+const HASH_KEYS_PER_LANE = 16
+/** Slots of the weighted round-robin table that spreads generated keys over lanes (a power of two). */
+const SPREAD_SLOTS = 1024
+/** Partition key → hash key cache entries (cleared when full): user keys repeat, MD5 is not free. */
+const KEY_CACHE_SIZE = 8192
+
+const spreadHashKeys = (shard: Kinesis.Shard | undefined): ReadonlyArray<string> => {
+  if (shard === undefined) return []
+  const start = BigInt(shard.hashKeyRange.startingHashKey)
+  const width = BigInt(shard.hashKeyRange.endingHashKey) - start + 1n
+  const n = BigInt(HASH_KEYS_PER_LANE)
+  return Array.from(
+    { length: HASH_KEYS_PER_LANE },
+    (_, i) => (start + (width * (2n * BigInt(i) + 1n)) / (2n * n)).toString()
+  )
+}
+
+/** Lanes in proportion to their shard's share of the hash space (largest remainder), interleaved. */
+const spreadTable = <L>(lanes: ReadonlyArray<L>, map: ShardMap.ShardMap): Array<L> => {
+  if (lanes.length === 0) return []
+  const space = Number(ShardMap.MAX_HASH_KEY) + 1
+  const exact = lanes.map((_, i) => (Number(map.ends[i]! - map.starts[i]!) + 1) / space * SPREAD_SLOTS)
+  const counts = exact.map((x) => Math.floor(x))
+  let left = SPREAD_SLOTS - counts.reduce((a, b) => a + b, 0)
+  const byRemainder = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0])
+  for (let k = 0; left > 0 && k < byRemainder.length; k++, left--) counts[byRemainder[k]![1]]!++
+  // interleave: slot j goes to the lane whose next due position (in units of its share) is earliest
+  const table: Array<L> = []
+  const next = counts.map((c) => (c > 0 ? SPREAD_SLOTS / c / 2 : Infinity))
+  for (let j = 0; j < SPREAD_SLOTS; j++) {
+    let best = 0
+    for (let i = 1; i < next.length; i++) if (next[i]! < next[best]!) best = i
+    table.push(lanes[best]!)
+    next[best] = next[best]! + SPREAD_SLOTS / counts[best]!
+  }
+  return table
 }
 
 const MAX_PARTITION_KEY = 256
@@ -283,6 +335,12 @@ export const make = <A>(
     const lanes = new Map<string, Lane<A>>()
     let map: ShardMap.ShardMap | undefined
     let laneByIndex: Array<Lane<A>> = []
+    /** Lanes by share of the hash space, for generated keys (see `spreadTable`). */
+    let spread: Array<Lane<A>> = []
+    let spreadCursor = 0
+    /** Aggregates that carry their shard's explicit hash key (KPL): their user records need none. */
+    const carriesHashKey = processor.aggregator.carriesPartitionKeys
+    const keyCache = new Map<string, bigint>()
     /** Lanes of closed shards still holding records: new lanes wait for them. */
     let drainingLanes = 0
     /** Shards seen in responses when the map is not listed ("skip"): scales the stream-wide limit. */
@@ -304,7 +362,9 @@ export const make = <A>(
       inFlight: false,
       recordBucket: limits ? new TokenBucket(limits.records * scale, limits.records * scale, now) : undefined,
       byteBucket: limits ? new TokenBucket(limits.bytes * scale, limits.bytes * scale, now) : undefined,
-      draining: false
+      draining: false,
+      hashKeys: spreadHashKeys(shard),
+      hashKeyCursor: 0
     })
 
     const installMap = (shards: ReadonlyArray<Kinesis.Shard>, now: number) => {
@@ -323,6 +383,7 @@ export const make = <A>(
         lanes.set(lane.id, lane)
         return lane
       })
+      spread = spreadTable(laneByIndex, next)
       map = next
     }
 
@@ -357,6 +418,17 @@ export const make = <A>(
       Deferred.unsafeDone(wake, Exit.void)
     }
 
+    /** Retry state of records that failed at least once (dropped when they are delivered or given up). */
+    const retries = new Map<Pending<A>, RetryInfo>()
+    const retryInfo = (p: Pending<A>): RetryInfo => {
+      let info = retries.get(p)
+      if (info === undefined) {
+        info = { retryState: schedule.initial, notBefore: 0, attempts: 0, lastCode: "", lastMessage: "" }
+        retries.set(p, info)
+      }
+      return info
+    }
+
     /** Bytes held by the lanes' accumulators (kept up to date on add and flush, not recounted per put). */
     let accumulatingBytes = 0
 
@@ -379,25 +451,31 @@ export const make = <A>(
       }
     }
 
-    const laneFor = (partitionKey: string, explicitHashKey: string | undefined): Lane<A> => {
+    const laneFor = (item: Item<A>): Lane<A> => {
       if (map === undefined || laneByIndex.length === 0) return fallbackLane()
-      const hashKey = explicitHashKey === undefined
-        ? ShardMap.hashKey(partitionKey)
-        : Option.getOrElse(ShardMap.parseHashKey(explicitHashKey), () => -1n)
+      if (item.generated) {
+        const lane = spread[spreadCursor++ & (SPREAD_SLOTS - 1)]!
+        if (!carriesHashKey) item.explicitHashKey = lane.hashKeys[lane.hashKeyCursor++ & (HASH_KEYS_PER_LANE - 1)]
+        return lane
+      }
+      let hashKey: bigint
+      if (item.explicitHashKey === undefined) {
+        const cached = keyCache.get(item.partitionKey)
+        if (cached === undefined) {
+          hashKey = ShardMap.hashKey(item.partitionKey)
+          if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear()
+          keyCache.set(item.partitionKey, hashKey)
+        } else hashKey = cached
+      } else {
+        hashKey = Option.getOrElse(ShardMap.parseHashKey(item.explicitHashKey), () => -1n)
+      }
       const index = ShardMap.shardIndex(map, hashKey)
       return index < 0 ? fallbackLane() : laneByIndex[index]!
     }
 
     const pushReady = (lane: Lane<A>, aggregates: ReadonlyArray<Processor.Aggregate<A>>, since: number) => {
       for (const aggregate of aggregates) {
-        lane.ready.push({
-          aggregate,
-          retryState: schedule.initial,
-          notBefore: 0,
-          attempts: 0,
-          lastCode: "",
-          lastMessage: ""
-        })
+        lane.ready.push(aggregate)
         lane.readyBytes += aggregate.size
         outstandingBytes += aggregate.size
       }
@@ -416,7 +494,7 @@ export const make = <A>(
       // group by lane, keeping order within each lane
       const groups = new Map<Lane<A>, Array<Item<A>>>()
       for (const item of items) {
-        const lane = laneFor(item.partitionKey, item.explicitHashKey)
+        const lane = laneFor(item)
         const group = groups.get(lane)
         if (group === undefined) groups.set(lane, [item])
         else group.push(item)
@@ -438,7 +516,7 @@ export const make = <A>(
 
     // -- delivery ------------------------------------------------------------------------------
     const resolveAggregate = (pending: Pending<A>, delivery: Delivery) => {
-      for (const entry of pending.aggregate.records) {
+      for (const entry of pending.records) {
         const item = entry as Item<A>
         if (item.deferred !== undefined) Deferred.unsafeDone(item.deferred, Exit.succeed(delivery))
       }
@@ -446,24 +524,28 @@ export const make = <A>(
 
     const failAggregates = (list: ReadonlyArray<Pending<A>>) => {
       if (list.length === 0) return
-      const failed: Array<FailedRecord> = list.map((p) => ({
-        partitionKey: p.aggregate.partitionKey,
-        explicitHashKey: p.aggregate.explicitHashKey,
-        records: p.aggregate.records.map((r) => r.value),
-        errorCode: p.lastCode,
-        errorMessage: p.lastMessage,
-        attempts: p.attempts
-      }))
+      const failed: Array<FailedRecord> = list.map((p) => {
+        const info = retries.get(p)
+        retries.delete(p)
+        return {
+          partitionKey: p.partitionKey,
+          explicitHashKey: p.explicitHashKey,
+          records: p.records.map((r) => r.value),
+          errorCode: info?.lastCode || "ProducerClosed",
+          errorMessage: info?.lastMessage || "the producer was closed before this record was delivered",
+          attempts: info?.attempts ?? 0
+        }
+      })
       const error = new PutRecordsFailed({ stream: streamLabel, failures: failed })
       let count = 0
       for (const p of list) {
-        for (const entry of p.aggregate.records) {
+        for (const entry of p.records) {
           const item = entry as Item<A>
           if (item.deferred !== undefined) Deferred.unsafeDone(item.deferred, Exit.fail(error))
         }
-        count += p.aggregate.records.length
-        outstandingRecords -= p.aggregate.records.length
-        outstandingBytes -= p.aggregate.size
+        count += p.records.length
+        outstandingRecords -= p.records.length
+        outstandingBytes -= p.size
       }
       for (const f of failed) failures.push(f)
       failedSinceReport += count
@@ -478,11 +560,11 @@ export const make = <A>(
       Effect.suspend(() => {
         lane.ready = list.concat(lane.ready.slice(lane.readyHead))
         lane.readyHead = 0
-        for (const p of list) lane.readyBytes += p.aggregate.size
+        for (const p of list) lane.readyBytes += p.size
         lane.readySince = -Infinity
-        for (const p of list) p.notBefore = Infinity // until its schedule has decided
+        for (const p of list) retryInfo(p).notBefore = Infinity // until its schedule has decided
         return Effect.map(
-          Effect.forEach(list, (p) => schedule.step(now, input, p.retryState)),
+          Effect.forEach(list, (p) => schedule.step(now, input, retryInfo(p).retryState)),
           (steps) => {
             const givenUp: Array<Pending<A>> = []
             const retried: Array<Pending<A>> = []
@@ -494,16 +576,16 @@ export const make = <A>(
               if (ScheduleDecision.isDone(decision)) {
                 givenUp.push(p)
               } else {
-                p.retryState = state
+                retryInfo(p).retryState = state
                 retried.push(p)
                 notBefore = Math.max(notBefore, Math.ceil(Intervals.start(decision.intervals)))
               }
             }
-            for (const p of retried) p.notBefore = notBefore
+            for (const p of retried) retryInfo(p).notBefore = notBefore
             if (givenUp.length > 0) {
               const drop = new Set(givenUp)
               lane.ready = lane.ready.filter((p) => !drop.has(p))
-              for (const p of givenUp) lane.readyBytes -= p.aggregate.size
+              for (const p of givenUp) lane.readyBytes -= p.size
               failAggregates(givenUp)
             }
           }
@@ -529,9 +611,10 @@ export const make = <A>(
           const error = result.left
           for (const { lane, list } of batch) {
             for (const p of list) {
-              p.attempts++
-              p.lastCode = error._tag
-              p.lastMessage = error.message
+              const info = retryInfo(p)
+              info.attempts++
+              info.lastCode = error._tag
+              info.lastMessage = error.message
             }
             if (isRetryable(error)) yield* retryLane(lane, list, { _tag: "RequestFailed", error }, now)
             else failAggregates(list)
@@ -551,25 +634,28 @@ export const make = <A>(
             const codes: Array<string> = []
             for (const p of list) {
               const r = response.records[index++]
-              p.attempts++
               if (r !== undefined && r._tag === "Success") {
+                if (retries.size > 0) retries.delete(p)
                 resolveAggregate(p, { shardId: r.shardId, sequenceNumber: r.sequenceNumber })
-                deliveredRecords += p.aggregate.records.length
+                deliveredRecords += p.records.length
                 deliveredKinesis++
-                deliveredBytes += p.aggregate.size
-                outstandingRecords -= p.aggregate.records.length
-                outstandingBytes -= p.aggregate.size
+                deliveredBytes += p.size
+                outstandingRecords -= p.records.length
+                outstandingBytes -= p.size
                 if (lane.shard !== undefined && r.shardId !== lane.id) unexpectedShard = true
                 if (lane.shard === undefined) seenShards.add(r.shardId)
               } else {
-                p.lastCode = r === undefined ? "MissingResult" : r.errorCode
-                p.lastMessage = r === undefined ? "PutRecords returned fewer results than records" : r.errorMessage
+                const info = retryInfo(p)
+                info.attempts++
+                info.lastCode = r === undefined ? "MissingResult" : r.errorCode
+                info.lastMessage = r === undefined ? "PutRecords returned fewer results than records" : r.errorMessage
                 if (
-                  p.lastCode === "ProvisionedThroughputExceededException" || p.lastCode === "KMSThrottlingException"
+                  info.lastCode === "ProvisionedThroughputExceededException" ||
+                  info.lastCode === "KMSThrottlingException"
                 ) {
                   throttled++
                 }
-                codes.push(p.lastCode)
+                codes.push(info.lastCode)
                 if (r === undefined || RETRYABLE_CODES.has(r.errorCode)) again.push(p)
                 else hopeless.push(p)
               }
@@ -636,11 +722,17 @@ export const make = <A>(
         }
       }
       const active = drainingLanes > 0 ? lanesNow.filter((l) => l.draining && lanes.has(l.id)) : [...lanes.values()]
-      // accumulators due: bufferTime elapsed, or flushing / draining
+      // Writers are waiting for room: waiting for bufferTime (or a fuller batch) gains nothing, since no
+      // more records can come in until some go out. Send what can be sent now.
+      const pressed = spaceWaiters.length > 0
+      // accumulators due: bufferTime elapsed, or flushing / draining, or pressed with nothing else to send
       for (const lane of active) {
         if (lane.accumulator.pendingRecords === 0) continue
         const due = lane.accumulatingSince + bufferTime
-        if (flushing > 0 || lane.draining || due <= now) {
+        if (
+          flushing > 0 || lane.draining || due <= now ||
+          (pressed && !lane.inFlight && lane.readyHead >= lane.ready.length)
+        ) {
           flushAccumulator(lane, lane.accumulatingSince)
           lane.accumulatingSince = 0
         } else if (due < nextAt) nextAt = due
@@ -665,7 +757,9 @@ export const make = <A>(
         }
         if (readyRecords === 0) break
         const due = oldest + bufferTime
-        if (!(flushing > 0 || readyRecords >= maxBatchRecords || readyBytes >= maxBatchBytes || due <= now)) {
+        if (
+          !(flushing > 0 || pressed || readyRecords >= maxBatchRecords || readyBytes >= maxBatchBytes || due <= now)
+        ) {
           if (due < nextAt) nextAt = due
           break
         }
@@ -695,10 +789,12 @@ export const make = <A>(
           let i = lane.readyHead
           for (; i < lane.ready.length && entries.length < maxBatchRecords; i++) {
             const p = lane.ready[i]!
-            let take = p.notBefore <= now
-            if (!take && p.notBefore < nextAt) nextAt = p.notBefore
+            const info = retries.size === 0 ? undefined : retries.get(p)
+            let take = info === undefined || info.notBefore <= now
+            if (info !== undefined && !take && info.notBefore < nextAt) nextAt = info.notBefore
             if (take && preserveOrder) {
-              for (const r of p.aggregate.records) {
+              for (const r of p.records) {
+                if ((r as Item<A>).generated) continue
                 if (keys.has(r.partitionKey) || blocked.has(r.partitionKey)) {
                   take = false
                   break
@@ -706,7 +802,9 @@ export const make = <A>(
               }
             }
             if (!take) {
-              if (preserveOrder) { for (const r of p.aggregate.records) blocked.add(r.partitionKey) }
+              if (preserveOrder) {
+                for (const r of p.records) if (!(r as Item<A>).generated) blocked.add(r.partitionKey)
+              }
               kept.push(p)
               if (kept.length >= maxBatchRecords) {
                 i++
@@ -714,21 +812,15 @@ export const make = <A>(
               }
               continue
             }
-            const size = p.aggregate.size
+            const size = p.size
             if (bytes + size > maxBatchBytes) break
             if (lane.recordBucket !== undefined && !lane.recordBucket.canTake(list.length + 1, now)) break
             if (lane.byteBucket !== undefined && !lane.byteBucket.canTake(laneBytes + size, now)) break
-            if (preserveOrder) { for (const r of p.aggregate.records) keys.add(r.partitionKey) }
+            if (preserveOrder) {
+              for (const r of p.records) if (!(r as Item<A>).generated) keys.add(r.partitionKey)
+            }
             list.push(p)
-            entries.push(
-              p.aggregate.explicitHashKey === undefined
-                ? { data: p.aggregate.data, partitionKey: p.aggregate.partitionKey }
-                : {
-                  data: p.aggregate.data,
-                  partitionKey: p.aggregate.partitionKey,
-                  explicitHashKey: p.aggregate.explicitHashKey
-                }
-            )
+            entries.push(p) // an Aggregate is a PutRecordsEntry
             laneBytes += size
             bytes += size
           }
@@ -817,12 +909,13 @@ export const make = <A>(
         partitionKey = putOptions?.partitionKey
         explicitHashKey = putOptions?.explicitHashKey
       }
+      if (partitionKey === undefined && explicitHashKey === undefined && options.partitionKey === undefined) {
+        return { value, partitionKey: defaultKey(), explicitHashKey: undefined, deferred, generated: true }
+      }
       const key = partitionKey ?? keyOf(value)
       const invalid = checkKey(key, explicitHashKey, value)
       if (invalid !== undefined) return invalid
-      return explicitHashKey === undefined
-        ? { value, partitionKey: key, deferred }
-        : { value, partitionKey: key, explicitHashKey, deferred }
+      return { value, partitionKey: key, explicitHashKey, deferred, generated: false }
     }
 
     const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
@@ -955,10 +1048,7 @@ export const make = <A>(
             for (const lane of lanes.values()) {
               flushAccumulator(lane, 0)
               for (let i = lane.readyHead; i < lane.ready.length; i++) {
-                const p = lane.ready[i]!
-                p.lastCode = p.lastCode || "ProducerClosed"
-                p.lastMessage = p.lastMessage || "the producer was closed before this record was delivered"
-                left.push(p)
+                left.push(lane.ready[i]!)
               }
               lane.ready = []
               lane.readyHead = 0
