@@ -130,3 +130,134 @@ export const producerQueueRecords = Metric.gauge("kinesis_producer_queue_records
 export const producerQueueBytes = Metric.gauge("kinesis_producer_queue_bytes", {
   description: "Bytes accepted by a producer and not yet delivered"
 })
+
+/**
+ * User records delivered to the downstream by consumers (tag: stream, shard).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerRecords = Metric.counter("kinesis_consumer_records_total", {
+  description: "User records read and delivered downstream by consumers",
+  incremental: true
+})
+
+/**
+ * Bytes of Kinesis records read by consumers (tag: stream, shard).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerBytes = Metric.counter("kinesis_consumer_bytes_total", {
+  description: "Bytes of Kinesis records read by consumers",
+  incremental: true
+})
+
+/**
+ * How far a shard's reader is behind the tip of the shard, as GetRecords reports it (tag: stream, shard).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerMillisBehindLatest = Metric.gauge("kinesis_consumer_millis_behind_latest", {
+  description: "MillisBehindLatest of the last GetRecords of a shard"
+})
+
+/**
+ * GetRecords latency (tag: stream).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerGetRecordsLatency = Metric.histogram(
+  "kinesis_consumer_get_records_latency_seconds",
+  latencyBoundaries,
+  "GetRecords request latency in seconds"
+)
+
+/**
+ * GetRecords / GetShardIterator calls refused by throttling (tag: stream, shard).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerThrottles = Metric.counter("kinesis_consumer_throttles_total", {
+  description: "Consumer reads refused by throttling and retried",
+  incremental: true
+})
+
+/**
+ * Shard iterators renewed after they expired (tag: stream, shard).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerExpiredIterators = Metric.counter("kinesis_consumer_expired_iterators_total", {
+  description: "Shard iterators that expired and were renewed at the last read position",
+  incremental: true
+})
+
+/**
+ * Checkpoints written (tag: stream).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerCheckpoints = Metric.counter("kinesis_consumer_checkpoints_total", {
+  description: "Checkpoints written by consumers",
+  incremental: true
+})
+
+/**
+ * Checkpoint writes that failed (tag: stream).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerCheckpointFailures = Metric.counter("kinesis_consumer_checkpoint_failures_total", {
+  description: "Checkpoint writes that failed (store error or lost lease)",
+  incremental: true
+})
+
+/**
+ * Shard leases this worker holds (tag: stream, worker).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerLeasesHeld = Metric.gauge("kinesis_consumer_leases_held", {
+  description: "Shard leases held by a consumer worker"
+})
+
+/**
+ * Leases this worker lost to another worker or to expiry (tag: stream).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerLeasesLost = Metric.counter("kinesis_consumer_leases_lost_total", {
+  description: "Shard leases a consumer worker lost",
+  incremental: true
+})
+
+/**
+ * Shards that ended (split or merged) and were handed to their children (tag: stream).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerShardsEnded = Metric.counter("kinesis_consumer_shards_ended_total", {
+  description: "Closed shards read to their end and marked ended (resharding)",
+  incremental: true
+})
+
+/**
+ * Records that could not be decoded (tag: stream, policy).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const consumerDecodeErrors = Metric.counter("kinesis_consumer_decode_errors_total", {
+  description: "Records a consumer could not decode",
+  incremental: true
+})

@@ -1,4 +1,20 @@
 /**
+ * The service consumers coordinate through: shard leases, checkpoints, shard-ended marks and the
+ * live-worker view used for balancing.
+ *
+ * @since 0.1.0
+ */
+export * as Checkpointer from "./Checkpointer.js"
+
+/**
+ * Consuming a Kinesis stream as an Effect `Stream` of typed records that survives resharding, restarts
+ * and lease moves.
+ *
+ * @since 0.1.0
+ */
+export * as Consumer from "./Consumer.js"
+
+/**
  * The Kinesis port: the narrow service through which the library talks to Kinesis Data Streams.
  *
  * @since 0.1.0
@@ -61,3 +77,10 @@ export * as ShardMap from "./ShardMap.js"
  * @since 0.1.0
  */
 export * as StreamAddress from "./StreamAddress.js"
+
+/**
+ * The parent → child graph of a stream's shards, and which shards may be read now.
+ *
+ * @since 0.1.0
+ */
+export * as Topology from "./Topology.js"

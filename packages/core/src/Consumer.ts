@@ -1,0 +1,242 @@
+/**
+ * Consuming a Kinesis stream as an Effect `Stream` of typed records that survives resharding, restarts
+ * and lease moves.
+ *
+ * One polling fiber per shard this worker holds the lease of, merged into one bounded buffer; each
+ * shard is paced by `shardFetchRate`, idles when caught up, and backs off alone on throttling. A child
+ * shard is read only after every listed parent has been read to its end and checkpointed, so records
+ * of one partition key arrive in order across splits and merges. Checkpoints go through the
+ * `Checkpointer` service (memory, Redis, DynamoDB) and are at-least-once: a record is checkpointed only
+ * after the downstream has finished with it.
+ *
+ * @example
+ * ```ts
+ * import { Checkpointer, Consumer, Kinesis, Processor } from "@effect-kinesis/core"
+ * import { Effect, Layer, Schema, Stream } from "effect"
+ *
+ * const Order = Schema.Struct({ id: Schema.String, customer: Schema.String, total: Schema.Number })
+ *
+ * const program = Consumer.stream({ stream: "orders", processor: Processor.schemaJson(Order) }).pipe(
+ *   Stream.runForEach((record) => Effect.log(`${record.shardId} ${record.sequenceNumber}: ${record.value.id}`)),
+ *   Effect.provide(Layer.merge(Kinesis.layerConfig, Checkpointer.layerMemory()))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type * as SubscriptionRef from "effect/SubscriptionRef"
+import type { Checkpointer } from "./Checkpointer.js"
+import * as internal from "./internal/consumer/consumer.js"
+import type { Kinesis } from "./Kinesis.js"
+import type { ServiceError } from "./KinesisError.js"
+import * as Processor from "./Processor.js"
+import type { StreamAddress } from "./StreamAddress.js"
+
+/**
+ * A decoded user record with where it came from. For a KPL aggregate each user record is one
+ * `ConsumerRecord`, with the aggregate's sequence number and its own sub-sequence number.
+ *
+ * `checkpoint` stores a checkpoint at this record now (fenced by the lease): the way to checkpoint in
+ * `checkpoint: "manual"` mode, and a way to force one in auto mode.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConsumerRecord<A> = internal.ConsumerRecord<A>
+
+/**
+ * Every failure the consumer stream can end with: service errors of Kinesis (after the retry schedule
+ * for retryable ones), `DecodeError` under the `fail` policy, `CheckpointerError` from the store, an
+ * invalid stream address.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ConsumerError = internal.ConsumerError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type IteratorType = internal.IteratorType
+
+/**
+ * What a dead-letter sink receives for a record that could not be decoded.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DeadLetter = internal.DeadLetter
+
+/**
+ * What happens to a record that fails to decode: `"fail"` the stream with `DecodeError` (naming shard
+ * and sequence number), `"skip"` it (logged, counted in `kinesis_consumer_decode_errors_total`,
+ * checkpointed past), or send it to a dead-letter `Sink` and go on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DecodeErrorPolicy<E, R> = internal.DecodeErrorPolicy<E, R>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ShardState = internal.ShardState
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ShardStatus = internal.ShardStatus
+
+/**
+ * A snapshot of every listed shard as this worker sees it, with totals and the parent → children map.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ConsumerStatus = internal.ConsumerStatus
+
+/**
+ * One shard's records, for `shards`: the stream ends when the shard has been read to its end (after a
+ * reshard) or when this worker loses the shard's lease.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ShardStream<A> = internal.ShardStream<A>
+
+/**
+ * Options of `stream`, `shards` and `make` (defaults in `defaults`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConsumerOptions<A, E = never, R = never> {
+  /** The stream, by name or ARN. */
+  readonly stream: string | StreamAddress
+  /** How Kinesis records become values. Default `Processor.json` (KPL aggregates are not expected). */
+  readonly processor?: Processor.Processor<A> | undefined
+  /**
+   * Where a shard without checkpoint starts. Default `"TRIM_HORIZON"` (nothing in retention is missed).
+   * With `"LATEST"`, closed shards never read by this group are skipped, and a child of a shard this
+   * group read starts at its beginning (nothing between parent and child is lost).
+   */
+  readonly iteratorType?: IteratorType | undefined
+  /** For `iteratorType: "AT_TIMESTAMP"`. */
+  readonly timestamp?: Date | undefined
+  /** Records per GetRecords, ≤ 10,000. Default 10,000. */
+  readonly recordLimit?: number | undefined
+  /** GetRecords calls per second per shard (AWS allows 5 per shard, shared by every consumer). Default 5. */
+  readonly shardFetchRate?: number | undefined
+  /** Pause before polling a shard again when it is caught up. Default 1 s. */
+  readonly idleDelay?: Duration.DurationInput | undefined
+  /** How often shards are listed (also at once when a shard ends). Default 30 s. */
+  readonly shardRefreshInterval?: Duration.DurationInput | undefined
+  /** Shards this worker reads at most. Default unlimited. */
+  readonly maxShards?: number | undefined
+  /** Records read and not yet taken by the downstream before polling pauses. Default 20,000. */
+  readonly maxBufferRecords?: number | undefined
+  /** Bytes read and not yet taken by the downstream before polling pauses. Default 64 MiB. */
+  readonly maxBufferBytes?: number | undefined
+  /** User records per emitted chunk (the auto-checkpoint granularity). Default 1,000. */
+  readonly chunkSize?: number | undefined
+  /**
+   * Retry policy for retryable Kinesis errors (throttling, internal failures, transport), per shard.
+   * Default: exponential from 200 ms, jittered, capped at 10 s, without end (a consumer outlives outages).
+   */
+  readonly retrySchedule?: Schedule.Schedule<unknown, ServiceError> | undefined
+  /** Default `"fail"`. */
+  readonly onDecodeError?: DecodeErrorPolicy<E, R> | undefined
+  /**
+   * `"auto"` (default): a chunk is processed once the downstream pulls the next one, and processed
+   * positions are written every `checkpointInterval` or `checkpointEvery` records, and on shutdown.
+   * `"manual"`: only `record.checkpoint` moves the checkpoint (a closed shard's children wait until its
+   * last record is checkpointed).
+   */
+  readonly checkpoint?: "auto" | "manual" | undefined
+  /** Default 5 s. */
+  readonly checkpointInterval?: Duration.DurationInput | undefined
+  /** Default 10,000 records. */
+  readonly checkpointEvery?: number | undefined
+  /** Update `KinesisMetrics`. Default true. */
+  readonly metrics?: boolean | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category defaults
+ */
+export const defaults = internal.defaults
+
+/**
+ * A running consumer (scoped): its records, and its status.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Consumer<A> {
+  /** The records of every shard this worker reads, merged (run it once). */
+  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError>
+  /** A snapshot of every shard. */
+  readonly status: Effect.Effect<ConsumerStatus>
+  /** The status, updated on every lease renewal and shard change. */
+  readonly changes: SubscriptionRef.SubscriptionRef<ConsumerStatus>
+}
+
+const jsonAny = <A>(): Processor.Processor<A> =>
+  // the default processor decodes JSON as unknown; typing it is the caller's choice of `A`
+  Processor.json as Processor.Processor<A>
+
+/**
+ * Starts a consumer for the scope: polling starts at once; closing the scope stops it, writes the final
+ * checkpoints and releases the leases.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A = unknown, E = never, R = never>(
+  options: ConsumerOptions<A, E, R>
+): Effect.Effect<Consumer<A>, ConsumerError | E, Kinesis | Checkpointer | Scope.Scope | R> =>
+  Effect.map(internal.make(options, jsonAny<A>(), "stream"), (engine) => ({
+    records: engine.records,
+    status: engine.status,
+    changes: engine.changes
+  }))
+
+/**
+ * The records of every shard this worker reads, as one stream (see the module doc).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const stream = <A = unknown, E = never, R = never>(
+  options: ConsumerOptions<A, E, R>
+): Stream.Stream<ConsumerRecord<A>, ConsumerError | E, Kinesis | Checkpointer | R> =>
+  Stream.unwrapScoped(Effect.map(make(options), (consumer) => consumer.records))
+
+/**
+ * The per-shard form: a stream of shards as this worker starts reading them, each with its own stream
+ * of records (checkpointed like `stream`'s). A child shard appears only after its parents ended.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const shards = <A = unknown, E = never, R = never>(
+  options: ConsumerOptions<A, E, R>
+): Stream.Stream<ShardStream<A>, ConsumerError | E, Kinesis | Checkpointer | R> =>
+  Stream.unwrapScoped(Effect.map(internal.make(options, jsonAny<A>(), "shards"), (engine) => engine.shards))
+
+/**
+ * The status of a running consumer.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const status = <A>(self: Consumer<A>): Effect.Effect<ConsumerStatus> => self.status

@@ -1,0 +1,129 @@
+/**
+ * A bounded FIFO of batches between shard readers (writers) and the consumer's output (one reader):
+ * bounded in records and bytes (a batch always fits into an empty buffer, so a large batch cannot
+ * deadlock), with an end and a failure the taker sees after the batches before it.
+ *
+ * State is mutated synchronously; waiting is done on Deferreds (one JS thread, no locks).
+ *
+ * @internal
+ */
+import type * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+
+/** @internal */
+export interface Sized {
+  readonly count: number
+  readonly bytes: number
+}
+
+/** @internal */
+export class Buffer<T extends Sized, E> {
+  private items: Array<T> = []
+  private head = 0
+  records = 0
+  bytes = 0
+  private taker: Deferred.Deferred<void> | undefined = undefined
+  private putters: Array<Deferred.Deferred<void>> = []
+  private ended = false
+  private failure: Cause.Cause<E> | undefined = undefined
+
+  constructor(readonly maxRecords: number, readonly maxBytes: number) {}
+
+  get size(): number {
+    return this.items.length - this.head
+  }
+
+  private hasRoom(item: T): boolean {
+    return this.size === 0 ||
+      (this.records + item.count <= this.maxRecords && this.bytes + item.bytes <= this.maxBytes)
+  }
+
+  /** Adds a batch, waiting while the buffer is full. After `end` or `fail` the batch is dropped. */
+  offer(item: T): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.ended || this.failure !== undefined) return Effect.void
+      if (this.hasRoom(item)) {
+        this.items.push(item)
+        this.records += item.count
+        this.bytes += item.bytes
+        this.wakeTaker()
+        return Effect.void
+      }
+      const waiter = Deferred.unsafeMake<void>(FiberId.none)
+      this.putters.push(waiter)
+      return Effect.zipRight(Deferred.await(waiter), this.offer(item))
+    })
+  }
+
+  /** The next batch; `None` once the buffer has ended and is empty. Fails after the batches before a `fail`. */
+  readonly take: Effect.Effect<Option.Option<T>, E> = Effect.suspend(() => {
+    if (this.head < this.items.length) {
+      const item = this.items[this.head]!
+      this.items[this.head] = undefined as unknown as T // let it go
+      this.head++
+      if (this.head === this.items.length) {
+        this.items = []
+        this.head = 0
+      } else if (this.head > 1024) {
+        this.items = this.items.slice(this.head)
+        this.head = 0
+      }
+      this.records -= item.count
+      this.bytes -= item.bytes
+      this.wakePutters()
+      return Effect.succeed(Option.some(item))
+    }
+    if (this.failure !== undefined) return Effect.failCause(this.failure)
+    if (this.ended) return Effect.succeed(Option.none())
+    const waiter = Deferred.unsafeMake<void>(FiberId.none)
+    this.taker = waiter
+    return Effect.zipRight(Deferred.await(waiter), this.take)
+  })
+
+  /** Drops the waiting batches `drop` selects (e.g. those of a shard whose lease was lost). */
+  remove(drop: (item: T) => boolean): void {
+    const kept: Array<T> = []
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i]!
+      if (drop(item)) {
+        this.records -= item.count
+        this.bytes -= item.bytes
+      } else kept.push(item)
+    }
+    this.items = kept
+    this.head = 0
+    this.wakePutters()
+  }
+
+  /** No more batches: the taker gets `None` after the waiting ones. */
+  end(): void {
+    this.ended = true
+    this.wakeTaker()
+    this.wakePutters()
+  }
+
+  fail(cause: Cause.Cause<E>): void {
+    if (this.failure === undefined) this.failure = cause
+    this.wakeTaker()
+    this.wakePutters()
+  }
+
+  private wakeTaker() {
+    const taker = this.taker
+    if (taker !== undefined) {
+      this.taker = undefined
+      Deferred.unsafeDone(taker, Exit.void)
+    }
+  }
+
+  private wakePutters() {
+    if (this.putters.length === 0) return
+    const putters = this.putters
+    this.putters = []
+    for (const putter of putters) Deferred.unsafeDone(putter, Exit.void)
+  }
+}

@@ -1,0 +1,906 @@
+/**
+ * The consumer engine.
+ *
+ * - A coordinator lists the shards (all pages) on the refresh interval and at once when a shard ends,
+ *   builds the `Topology`, and takes the lease of every readable shard (not ended, every listed parent
+ *   ended) it can, up to `maxShards`.
+ * - One reader fiber per leased shard: GetShardIterator at the checkpoint (or the start position), then
+ *   GetRecords paced by `shardFetchRate`, idling when caught up, backing off that shard alone on
+ *   throttling and retryable errors, renewing an expired iterator right after the last record read.
+ *   Records are decoded, cut into chunks and offered to a bounded buffer (back-pressure: a full buffer
+ *   stops that reader's polling, no record is skipped).
+ * - The output takes chunks from the buffer. In auto mode a chunk counts as processed once the
+ *   downstream pulls the next one; a writer fiber stores the processed position of each shard every
+ *   `checkpointInterval` (or after `checkpointEvery` records). In manual mode `record.checkpoint` does.
+ * - A closed shard read to its end waits until its last record is processed, is marked ended in the
+ *   Checkpointer (with its final checkpoint), its lease is released, and the coordinator looks for its
+ *   children at once.
+ * - A renewal fiber heartbeats and renews the leases; a lost lease stops that shard's reader at once and
+ *   drops its batches still waiting in the buffer (the new owner reads them after its checkpoint).
+ * - Closing the scope stops polling, writes the final checkpoint of everything processed and releases
+ *   the leases.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import type * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import * as Checkpointer from "../../Checkpointer.js"
+import type { ConsumerOptions } from "../../Consumer.js"
+import * as Kinesis from "../../Kinesis.js"
+import {
+  type DecodeError,
+  type ExpiredIterator,
+  type InvalidStreamAddress,
+  isRetryable,
+  isThrottling,
+  type ServiceError
+} from "../../KinesisError.js"
+import * as KinesisMetrics from "../../KinesisMetrics.js"
+import type * as Processor from "../../Processor.js"
+import * as StreamAddress from "../../StreamAddress.js"
+import * as Topology from "../../Topology.js"
+import { Buffer } from "./buffer.js"
+
+// ---------------------------------------------------------------------------------------------
+// public shapes (re-exported by Consumer.ts)
+// ---------------------------------------------------------------------------------------------
+
+/** @internal */
+export type IteratorType = "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP"
+
+/** @internal */
+export interface DeadLetter {
+  /** The Kinesis record as read (for an aggregate: the whole aggregate). */
+  readonly record: Kinesis.KinesisRecord
+  readonly shardId: string
+  readonly error: DecodeError
+}
+
+/** @internal */
+export type DecodeErrorPolicy<E, R> =
+  | "fail"
+  | "skip"
+  | { readonly deadLetter: Sink.Sink<unknown, DeadLetter, unknown, E, R> }
+
+/** @internal */
+export type ConsumerError = ServiceError | DecodeError | Checkpointer.CheckpointerError | InvalidStreamAddress
+
+/** @internal */
+export interface ConsumerRecord<A> {
+  readonly value: A
+  readonly shardId: string
+  readonly sequenceNumber: string
+  readonly subSequenceNumber: number | undefined
+  readonly partitionKey: string
+  readonly explicitHashKey: string | undefined
+  readonly approximateArrivalTimestamp: Date
+  readonly checkpoint: Effect.Effect<void, Checkpointer.LeaseLost | Checkpointer.CheckpointerError>
+}
+
+/** @internal */
+export type ShardState = "reading" | "waiting-for-parent" | "ended" | "owned-elsewhere" | "unowned"
+
+/** @internal */
+export interface ShardStatus {
+  readonly shardId: string
+  readonly state: ShardState
+  readonly parents: ReadonlyArray<string>
+  readonly children: ReadonlyArray<string>
+  readonly owner: string | undefined
+  readonly millisBehindLatest: number | undefined
+  /** ms between now and the arrival of the last record read (the iterator's age), when reading. */
+  readonly iteratorAgeMillis: number | undefined
+  readonly checkpoint: Checkpointer.Checkpoint | undefined
+  readonly recordsDelivered: number
+}
+
+/** @internal */
+export interface ConsumerStatus {
+  readonly stream: string
+  readonly workerId: string
+  readonly shards: ReadonlyArray<ShardStatus>
+  readonly totals: {
+    readonly records: number
+    readonly bytes: number
+    readonly reading: number
+    readonly ended: number
+    readonly waiting: number
+    readonly ownedElsewhere: number
+    readonly leasesLost: number
+  }
+  /** parent → children, for every listed shard with listed children. */
+  readonly children: Readonly<Record<string, ReadonlyArray<string>>>
+  readonly updatedAt: number
+}
+
+/** @internal */
+export interface ShardStream<A> {
+  readonly shardId: string
+  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError>
+}
+
+/** @internal */
+export const defaults = {
+  iteratorType: "TRIM_HORIZON" as IteratorType,
+  recordLimit: 10_000,
+  shardFetchRate: 5,
+  idleDelay: Duration.seconds(1),
+  shardRefreshInterval: Duration.seconds(30),
+  maxShards: Infinity,
+  maxBufferRecords: 20_000,
+  maxBufferBytes: 64 * 1024 * 1024,
+  chunkSize: 1_000,
+  checkpointInterval: Duration.seconds(5),
+  checkpointEvery: 10_000,
+  retrySchedule: Schedule.exponential("200 millis", 2).pipe(
+    Schedule.jittered,
+    Schedule.union(Schedule.spaced("10 seconds"))
+  ) as Schedule.Schedule<unknown, ServiceError>
+} as const
+
+// ---------------------------------------------------------------------------------------------
+// positions
+// ---------------------------------------------------------------------------------------------
+
+/** Compares decimal sequence numbers (no leading zeros). */
+export const compareSequence = (a: string, b: string): number =>
+  a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0
+
+/** Compares checkpoints; a missing sub-sequence means "the whole Kinesis record". */
+export const comparePosition = (a: Checkpointer.Checkpoint, b: Checkpointer.Checkpoint): number => {
+  const bySequence = compareSequence(a.sequenceNumber, b.sequenceNumber)
+  if (bySequence !== 0) return bySequence
+  const sa = a.subSequenceNumber ?? Infinity
+  const sb = b.subSequenceNumber ?? Infinity
+  return sa === sb ? 0 : sa < sb ? -1 : 1
+}
+
+const isAfter = (a: Checkpointer.Checkpoint | undefined, b: Checkpointer.Checkpoint | undefined) =>
+  a !== undefined && (b === undefined || comparePosition(a, b) > 0)
+
+// ---------------------------------------------------------------------------------------------
+// engine
+// ---------------------------------------------------------------------------------------------
+
+interface Batch<A> {
+  readonly reader: Reader<A>
+  readonly records: Array<ConsumerRecord<A>>
+  readonly count: number
+  readonly bytes: number
+  /** Position after this batch's last record. */
+  readonly last: Checkpointer.Checkpoint
+}
+
+interface Reader<A> {
+  readonly shard: Kinesis.Shard
+  readonly lease: Checkpointer.Lease
+  fiber: Fiber.RuntimeFiber<void, never> | undefined
+  /** Buffer this reader writes to (shared in `stream` mode, its own in `shards` mode). */
+  readonly buffer: Buffer<Batch<A>, ConsumerError>
+  stopped: boolean
+  /** Read to the end, waiting for the downstream to finish the last records. */
+  ending: boolean
+  lastFetched: Checkpointer.Checkpoint | undefined
+  emitted: Checkpointer.Checkpoint | undefined
+  processed: Checkpointer.Checkpoint | undefined
+  written: Checkpointer.Checkpoint | undefined
+  sinceWrite: number
+  drained: Deferred.Deferred<void>
+  lastRenewed: number
+  millisBehindLatest: number | undefined
+  lastArrival: number | undefined
+  recordsDelivered: number
+  readonly mRecords: Metric.Metric.Counter<number>
+  readonly mBytes: Metric.Metric.Counter<number>
+  readonly mBehind: Metric.Metric.Gauge<number>
+  readonly mThrottles: Metric.Metric.Counter<number>
+  readonly mExpired: Metric.Metric.Counter<number>
+}
+
+class RecordImpl<A> implements ConsumerRecord<A> {
+  constructor(
+    readonly value: A,
+    readonly shardId: string,
+    readonly sequenceNumber: string,
+    readonly subSequenceNumber: number | undefined,
+    readonly partitionKey: string,
+    readonly explicitHashKey: string | undefined,
+    readonly approximateArrivalTimestamp: Date,
+    /** Position a checkpoint at this record stores. */
+    private readonly position: Checkpointer.Checkpoint,
+    private readonly commit: (position: Checkpointer.Checkpoint) => Effect.Effect<
+      void,
+      Checkpointer.LeaseLost | Checkpointer.CheckpointerError
+    >
+  ) {}
+  get checkpoint(): Effect.Effect<void, Checkpointer.LeaseLost | Checkpointer.CheckpointerError> {
+    return this.commit(this.position)
+  }
+}
+
+/** @internal */
+export interface Engine<A> {
+  readonly status: Effect.Effect<ConsumerStatus>
+  readonly changes: SubscriptionRef.SubscriptionRef<ConsumerStatus>
+  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError>
+  readonly shards: Stream.Stream<ShardStream<A>, ConsumerError>
+}
+
+/** @internal */
+export const make = <A, E, R>(
+  options: ConsumerOptions<A, E, R>,
+  defaultProcessor: Processor.Processor<A>,
+  mode: "stream" | "shards"
+): Effect.Effect<Engine<A>, ConsumerError | E, Kinesis.Kinesis | Checkpointer.Checkpointer | Scope.Scope | R> =>
+  Effect.gen(function*() {
+    const kinesis = yield* Kinesis.Kinesis
+    const checkpointer = yield* Checkpointer.Checkpointer
+    const address = yield* StreamAddress.make(options.stream)
+    const streamKey = address.name
+    const streamLabel = StreamAddress.format(address)
+    const processor = options.processor ?? defaultProcessor
+    const iteratorType = options.iteratorType ?? defaults.iteratorType
+    const recordLimit = Math.min(10_000, Math.max(1, options.recordLimit ?? defaults.recordLimit))
+    const fetchSpacing = 1000 / Math.max(0.001, options.shardFetchRate ?? defaults.shardFetchRate)
+    const idleDelay = Duration.toMillis(options.idleDelay ?? defaults.idleDelay)
+    const refreshInterval = Duration.decode(options.shardRefreshInterval ?? defaults.shardRefreshInterval)
+    const maxShards = options.maxShards ?? defaults.maxShards
+    const maxBufferRecords = options.maxBufferRecords ?? defaults.maxBufferRecords
+    const maxBufferBytes = options.maxBufferBytes ?? defaults.maxBufferBytes
+    const chunkSize = Math.max(1, options.chunkSize ?? defaults.chunkSize)
+    const schedule = options.retrySchedule ?? defaults.retrySchedule
+    const manual = options.checkpoint === "manual"
+    const checkpointInterval = Duration.decode(options.checkpointInterval ?? defaults.checkpointInterval)
+    const checkpointEvery = options.checkpointEvery ?? defaults.checkpointEvery
+    const metricsOn = options.metrics !== false
+    const policy = options.onDecodeError ?? "fail"
+    if (iteratorType === "AT_TIMESTAMP" && options.timestamp === undefined) {
+      return yield* Effect.dieMessage("effect-kinesis consumer: iteratorType AT_TIMESTAMP needs a timestamp")
+    }
+    const scope = yield* Effect.scope
+    const startedAt = yield* Clock.currentTimeMillis
+
+    const tag = <T, I, O>(metric: Metric.Metric<T, I, O>, shardId?: string): Metric.Metric<T, I, O> => {
+      const withStream = Metric.tagged(metric, "stream", streamLabel)
+      return shardId === undefined ? withStream : Metric.tagged(withStream, "shard", shardId)
+    }
+    const mLatency = tag(KinesisMetrics.consumerGetRecordsLatency)
+    const mCheckpoints = tag(KinesisMetrics.consumerCheckpoints)
+    const mCheckpointFailures = tag(KinesisMetrics.consumerCheckpointFailures)
+    const mLeasesHeld = Metric.tagged(tag(KinesisMetrics.consumerLeasesHeld), "worker", checkpointer.workerId)
+    const mLeasesLost = tag(KinesisMetrics.consumerLeasesLost)
+    const mEnded = tag(KinesisMetrics.consumerShardsEnded)
+    const mDecodeErrors = Metric.tagged(
+      tag(KinesisMetrics.consumerDecodeErrors),
+      "policy",
+      typeof policy === "string" ? policy : "deadLetter"
+    )
+
+    // -- state ---------------------------------------------------------------------------------
+    const readers = new Map<string, Reader<A>>()
+    let topology = Topology.make([])
+    let stored = new Map<string, Checkpointer.ShardState>()
+    const endedHere = new Set<string>()
+    let leasesLost = 0
+    let totalRecords = 0
+    let totalBytes = 0
+    let wakeCoordinator = Deferred.unsafeMake<void>(FiberId.none)
+    let wakeWriter = Deferred.unsafeMake<void>(FiberId.none)
+    const shared = new Buffer<Batch<A>, ConsumerError>(maxBufferRecords, maxBufferBytes)
+    const shardStreams = yield* Queue.unbounded<ShardStream<A>>()
+    /** Failure of the whole consumer (a fatal error in a fiber). */
+    const fatal = (cause: Cause.Cause<ConsumerError>) => {
+      shared.fail(cause)
+      for (const reader of readers.values()) reader.buffer.fail(cause)
+      fatalCause = cause
+      Effect.runSync(Queue.shutdown(shardStreams))
+    }
+    let fatalCause: Cause.Cause<ConsumerError> | undefined
+
+    const wake = () => Deferred.unsafeDone(wakeCoordinator, Exit.void)
+
+    // -- dead letters ----------------------------------------------------------------------------
+    let deadLetters: Queue.Queue<DeadLetter> | undefined
+    let deadLetterFiber: Fiber.RuntimeFiber<unknown, E> | undefined
+    if (typeof policy === "object") {
+      deadLetters = yield* Queue.bounded<DeadLetter>(1024)
+      deadLetterFiber = yield* Stream.fromQueue(deadLetters).pipe(
+        Stream.run(policy.deadLetter),
+        Effect.forkIn(scope)
+      )
+    }
+
+    // -- status ----------------------------------------------------------------------------------
+    const statusNow = (now: number): ConsumerStatus => {
+      const shards: Array<ShardStatus> = []
+      let reading = 0
+      let ended = 0
+      let waiting = 0
+      let elsewhere = 0
+      const isEnded = (id: string) => endedHere.has(id) || stored.get(id)?.ended === true
+      for (const shard of topology.shards.values()) {
+        const id = shard.shardId
+        const reader = readers.get(id)
+        const state = stored.get(id)
+        let shardState: ShardState
+        if (isEnded(id)) shardState = "ended"
+        else if (reader !== undefined && !reader.stopped) shardState = "reading"
+        else if (Topology.blockedBy(topology, id, isEnded).length > 0) shardState = "waiting-for-parent"
+        else if (state?.owner !== undefined && state.owner !== checkpointer.workerId && state.expiresAt > now) {
+          shardState = "owned-elsewhere"
+        } else shardState = "unowned"
+        if (shardState === "reading") reading++
+        else if (shardState === "ended") ended++
+        else if (shardState === "waiting-for-parent") waiting++
+        else if (shardState === "owned-elsewhere") elsewhere++
+        shards.push({
+          shardId: id,
+          state: shardState,
+          parents: Topology.declaredParents(shard),
+          children: Topology.children(topology, id),
+          owner: reader !== undefined && !reader.stopped ? checkpointer.workerId : state?.owner,
+          millisBehindLatest: reader?.millisBehindLatest,
+          iteratorAgeMillis: reader?.lastArrival === undefined ? undefined : Math.max(0, now - reader.lastArrival),
+          checkpoint: reader?.written ?? state?.checkpoint,
+          recordsDelivered: reader?.recordsDelivered ?? 0
+        })
+      }
+      const children: Record<string, ReadonlyArray<string>> = {}
+      for (const [parent, list] of topology.children) children[parent] = list
+      return {
+        stream: streamLabel,
+        workerId: checkpointer.workerId,
+        shards,
+        totals: {
+          records: totalRecords,
+          bytes: totalBytes,
+          reading,
+          ended,
+          waiting,
+          ownedElsewhere: elsewhere,
+          leasesLost
+        },
+        children,
+        updatedAt: now
+      }
+    }
+    const changes = yield* SubscriptionRef.make(statusNow(startedAt))
+    const publish = Effect.flatMap(
+      Clock.currentTimeMillis,
+      (now) => SubscriptionRef.set(changes, statusNow(now))
+    )
+
+    // -- checkpoints -----------------------------------------------------------------------------
+    const onLeaseLost = (reader: Reader<A>) =>
+      Effect.suspend(() => {
+        if (reader.stopped) return Effect.void
+        leasesLost++
+        return Effect.zipRight(
+          stopReader(reader, "lost"),
+          metricsOn ? Metric.increment(mLeasesLost) : Effect.void
+        )
+      })
+
+    /** Writes the reader's processed position if it moved since the last write. */
+    const writeCheckpoint = (reader: Reader<A>) =>
+      Effect.suspend(() => {
+        const position = reader.processed
+        if (!isAfter(position, reader.written) || position === undefined) return Effect.void
+        reader.sinceWrite = 0
+        return checkpointer.checkpoint(reader.lease, position).pipe(
+          Effect.tap(() =>
+            Effect.sync(() => {
+              if (isAfter(position, reader.written)) reader.written = position
+            })
+          ),
+          Effect.tap(() => (metricsOn ? Metric.increment(mCheckpoints) : Effect.void)),
+          Effect.tapError(() => (metricsOn ? Metric.increment(mCheckpointFailures) : Effect.void))
+        )
+      })
+
+    const commit = (reader: Reader<A>) => (position: Checkpointer.Checkpoint) =>
+      Effect.suspend(() => {
+        if (isAfter(position, reader.processed)) reader.processed = position
+        return Effect.zipRight(writeCheckpoint(reader), Effect.sync(() => checkDrained(reader)))
+      })
+
+    const checkDrained = (reader: Reader<A>) => {
+      if (reader.ending && (reader.emitted === undefined || !isAfter(reader.emitted, reader.processed))) {
+        Deferred.unsafeDone(reader.drained, Exit.void)
+      }
+    }
+
+    /** Auto mode: the downstream pulled past `batch`. */
+    const markProcessed = (batch: Batch<A>) => {
+      const reader = batch.reader
+      if (reader.stopped && !reader.ending) return
+      reader.recordsDelivered += batch.count
+      if (!manual) {
+        if (isAfter(batch.last, reader.processed)) reader.processed = batch.last
+        reader.sinceWrite += batch.count
+        if (reader.sinceWrite >= checkpointEvery) Deferred.unsafeDone(wakeWriter, Exit.void)
+      }
+      checkDrained(reader)
+    }
+
+    const writer = Effect.gen(function*() {
+      while (true) {
+        const signal = wakeWriter
+        yield* Effect.raceFirst(Deferred.await(signal), Effect.sleep(checkpointInterval))
+        if (signal === wakeWriter) wakeWriter = Deferred.unsafeMake<void>(FiberId.none)
+        for (const reader of Array.from(readers.values())) {
+          if (reader.stopped) continue
+          yield* writeCheckpoint(reader).pipe(
+            Effect.catchTags({
+              LeaseLost: () => onLeaseLost(reader),
+              CheckpointerError: (error) =>
+                Effect.logWarning(`effect-kinesis consumer: checkpoint of ${reader.shard.shardId} failed`, error)
+            })
+          )
+        }
+      }
+    })
+
+    // -- readers ---------------------------------------------------------------------------------
+    const stopReader = (reader: Reader<A>, why: "lost" | "ended" | "shutdown"): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (reader.stopped) return Effect.void
+        reader.stopped = true
+        readers.delete(reader.shard.shardId)
+        if (why === "lost") {
+          reader.buffer.remove((b) => b.reader === reader)
+        }
+        if (mode === "shards") reader.buffer.end()
+        wake()
+        const fiber = reader.fiber
+        return fiber === undefined ? Effect.void : Fiber.interrupt(fiber)
+      }).pipe(Effect.zipRight(metricsOn ? Metric.set(mLeasesHeld, readers.size) : Effect.void))
+
+    /** Retries `effect` with the schedule on retryable errors (this shard only); other errors fail. */
+    const retrying = <X, Err extends ServiceError>(reader: Reader<A>, effect: Effect.Effect<X, Err>) =>
+      effect.pipe(
+        Effect.tapError((error) =>
+          isThrottling(error) && metricsOn ? Metric.increment(reader.mThrottles) : Effect.void
+        ),
+        Effect.retry({ schedule, while: (error: ServiceError) => isRetryable(error) })
+      )
+
+    const positionFor = (reader: Reader<A>, from: Checkpointer.Checkpoint | undefined): Kinesis.StartingPosition => {
+      if (from !== undefined) {
+        return from.subSequenceNumber === undefined
+          ? { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: from.sequenceNumber }
+          : { type: "AT_SEQUENCE_NUMBER", sequenceNumber: from.sequenceNumber }
+      }
+      return initialPosition(reader.shard)
+    }
+
+    /** Where a shard without checkpoint starts (see `iteratorType`). */
+    const initialPosition = (shard: Kinesis.Shard): Kinesis.StartingPosition => {
+      if (iteratorType === "TRIM_HORIZON") return { type: "TRIM_HORIZON" }
+      if (iteratorType === "AT_TIMESTAMP") return { type: "AT_TIMESTAMP", timestamp: options.timestamp! }
+      // LATEST: a child of a shard this group has read starts at its beginning (nothing in between is lost)
+      const parentRead = Topology.declaredParents(shard).some((p) =>
+        endedHere.has(p) || stored.get(p)?.checkpoint !== undefined
+      )
+      return parentRead ? { type: "TRIM_HORIZON" } : { type: "LATEST" }
+    }
+
+    const decodeBatch = (
+      reader: Reader<A>,
+      records: ReadonlyArray<Kinesis.KinesisRecord>,
+      skipThrough: Checkpointer.Checkpoint | undefined
+    ): Effect.Effect<Array<Batch<A>>, DecodeError> =>
+      Effect.suspend(() => {
+        const shardId = reader.shard.shardId
+        const batches: Array<Batch<A>> = []
+        let current: Array<ConsumerRecord<A>> = []
+        let bytes = 0
+        let last: Checkpointer.Checkpoint | undefined
+        const letters: Array<DeadLetter> = []
+        const doCommit = commit(reader)
+        const cut = () => {
+          if (last === undefined) return
+          batches.push({ reader, records: current, count: current.length, bytes, last })
+          current = []
+          bytes = 0
+        }
+        for (const record of records) {
+          let users: ReadonlyArray<Processor.UserRecord<A>>
+          if (policy === "fail") {
+            const decoded = processor.deaggregate(record, shardId)
+            if (Either.isLeft(decoded)) {
+              cut()
+              return Effect.fail(decoded.left)
+            }
+            users = decoded.right
+          } else {
+            const lenient = processor.deaggregateLenient(record, shardId)
+            users = lenient.records
+            for (const error of lenient.failures) letters.push({ record, shardId, error })
+          }
+          bytes += record.data.length
+          const whole: Checkpointer.Checkpoint = { sequenceNumber: record.sequenceNumber }
+          const n = users.length
+          for (let i = 0; i < n; i++) {
+            const u = users[i]!
+            // resuming inside an aggregate: skip the sub-records already processed
+            if (
+              skipThrough !== undefined && u.subSequenceNumber !== undefined &&
+              record.sequenceNumber === skipThrough.sequenceNumber &&
+              skipThrough.subSequenceNumber !== undefined && u.subSequenceNumber <= skipThrough.subSequenceNumber
+            ) continue
+            const position: Checkpointer.Checkpoint = i === n - 1 || u.subSequenceNumber === undefined
+              ? whole
+              : { sequenceNumber: record.sequenceNumber, subSequenceNumber: u.subSequenceNumber }
+            current.push(
+              new RecordImpl(
+                u.value,
+                shardId,
+                u.sequenceNumber,
+                u.subSequenceNumber,
+                u.partitionKey,
+                u.explicitHashKey,
+                u.approximateArrivalTimestamp,
+                position,
+                doCommit
+              )
+            )
+            last = position
+            if (current.length >= chunkSize) cut()
+          }
+          last = whole
+        }
+        cut()
+        if (letters.length === 0) return Effect.succeed(batches)
+        const report = Effect.zipRight(
+          metricsOn ? Metric.incrementBy(mDecodeErrors, letters.length) : Effect.void,
+          deadLetters === undefined
+            ? Effect.forEach(letters, (l) => Effect.logWarning(`effect-kinesis consumer: skipped ${l.error.message}`), {
+              discard: true
+            })
+            : Queue.offerAll(deadLetters, letters)
+        )
+        return Effect.as(report, batches)
+      })
+
+    const runReader = (reader: Reader<A>, start: Checkpointer.ShardState) =>
+      Effect.gen(function*() {
+        const shard = reader.shard
+        const shardId = shard.shardId
+        const request = (position: Kinesis.StartingPosition) =>
+          retrying(reader, kinesis.getShardIterator({ stream: address, shardId, position }))
+        const resumeFrom = start.checkpoint
+        let iterator: string | undefined = yield* request(positionFor(reader, resumeFrom))
+        let skipThrough = resumeFrom?.subSequenceNumber === undefined ? undefined : resumeFrom
+        let iteratorAt = yield* Clock.currentTimeMillis
+        let lastCall = -Infinity
+        while (iterator !== undefined && !reader.stopped) {
+          const before = yield* Clock.currentTimeMillis
+          const wait = lastCall + fetchSpacing - before
+          if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+          const called = yield* Clock.currentTimeMillis
+          lastCall = called
+          const result: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator> = yield* kinesis.getRecords({
+            shardIterator: iterator,
+            limit: recordLimit,
+            stream: address._tag === "StreamArn" ? address : undefined
+          }).pipe(
+            Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
+            Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
+            (effect) => retrying(reader, effect)
+          )
+          const now = yield* Clock.currentTimeMillis
+          if (metricsOn) yield* Metric.update(mLatency, (now - called) / 1000)
+          if (Either.isLeft(result)) {
+            // a new iterator right after the last record read (never LATEST / TRIM_HORIZON)
+            if (metricsOn) yield* Metric.increment(reader.mExpired)
+            const from = reader.lastFetched ?? resumeFrom
+            iterator = yield* request(
+              from !== undefined
+                ? positionFor(reader, from)
+                : iteratorType === "LATEST"
+                ? { type: "AT_TIMESTAMP", timestamp: new Date(iteratorAt) }
+                : initialPosition(shard)
+            )
+            skipThrough = from?.subSequenceNumber === undefined ? undefined : from
+            iteratorAt = now
+            continue
+          }
+          const response: Kinesis.GetRecordsResponse = result.right
+          iterator = response.nextShardIterator
+          iteratorAt = now
+          reader.millisBehindLatest = response.millisBehindLatest
+          if (metricsOn && response.millisBehindLatest !== undefined) {
+            yield* Metric.set(reader.mBehind, response.millisBehindLatest)
+          }
+          const records = response.records
+          if (records.length > 0) {
+            const batches = yield* decodeBatch(reader, records, skipThrough)
+            skipThrough = undefined
+            const lastRecord = records[records.length - 1]!
+            reader.lastFetched = { sequenceNumber: lastRecord.sequenceNumber }
+            reader.lastArrival = lastRecord.approximateArrivalTimestamp.getTime()
+            let count = 0
+            let bytes = 0
+            for (const batch of batches) {
+              count += batch.count
+              bytes += batch.bytes
+            }
+            // a response whose records all decoded to nothing still moves the position
+            const lastBatch = batches[batches.length - 1]
+            if (lastBatch === undefined || comparePosition(lastBatch.last, reader.lastFetched) < 0) {
+              batches.push({ reader, records: [], count: 0, bytes: 0, last: reader.lastFetched })
+            }
+            for (const batch of batches) {
+              reader.emitted = batch.last
+              yield* reader.buffer.offer(batch)
+            }
+            totalRecords += count
+            totalBytes += bytes
+            if (metricsOn) {
+              yield* Metric.incrementBy(reader.mRecords, count)
+              yield* Metric.incrementBy(reader.mBytes, bytes)
+            }
+          }
+          if (iterator !== undefined && (records.length === 0 || response.millisBehindLatest === 0)) {
+            // caught up: idle before the next poll
+            yield* Effect.sleep(Duration.millis(Math.max(0, idleDelay - fetchSpacing)))
+          }
+        }
+        if (reader.stopped) return
+        // the shard is closed and read to its end: once the downstream has finished its records, mark it
+        // ended (with the final checkpoint) so its children may be read, here or by any worker
+        reader.ending = true
+        checkDrained(reader)
+        if (mode === "shards") reader.buffer.end()
+        yield* Deferred.await(reader.drained)
+        const final = reader.processed ??
+          {
+            sequenceNumber: shard.sequenceNumberRange.endingSequenceNumber ??
+              shard.sequenceNumberRange.startingSequenceNumber
+          }
+        yield* checkpointer.markEnded(reader.lease, final).pipe(
+          Effect.retry({
+            schedule: Schedule.exponential("200 millis").pipe(Schedule.union(Schedule.spaced("10 seconds"))),
+            while: (e) => e._tag === "CheckpointerError"
+          })
+        )
+        reader.written = final
+        endedHere.add(shardId)
+        if (metricsOn) yield* Metric.increment(mEnded)
+        yield* checkpointer.release(reader.lease).pipe(Effect.ignore)
+        reader.stopped = true
+        readers.delete(shardId)
+        wake()
+      }).pipe(
+        Effect.catchTags({
+          LeaseLost: () => onLeaseLost(reader)
+        }),
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => fatal(cause as Cause.Cause<ConsumerError>))
+        )
+      )
+
+    const startReader = (shard: Kinesis.Shard, lease: Checkpointer.Lease, state: Checkpointer.ShardState) =>
+      Effect.gen(function*() {
+        const shardId = shard.shardId
+        const reader: Reader<A> = {
+          shard,
+          lease,
+          fiber: undefined,
+          buffer: mode === "stream" ? shared : new Buffer(maxBufferRecords, maxBufferBytes),
+          stopped: false,
+          ending: false,
+          lastFetched: undefined,
+          emitted: undefined,
+          processed: state.checkpoint,
+          written: state.checkpoint,
+          sinceWrite: 0,
+          drained: Deferred.unsafeMake<void>(FiberId.none),
+          lastRenewed: yield* Clock.currentTimeMillis,
+          millisBehindLatest: undefined,
+          lastArrival: undefined,
+          recordsDelivered: 0,
+          mRecords: tag(KinesisMetrics.consumerRecords, shardId),
+          mBytes: tag(KinesisMetrics.consumerBytes, shardId),
+          mBehind: tag(KinesisMetrics.consumerMillisBehindLatest, shardId),
+          mThrottles: tag(KinesisMetrics.consumerThrottles, shardId),
+          mExpired: tag(KinesisMetrics.consumerExpiredIterators, shardId)
+        }
+        readers.set(shardId, reader)
+        if (mode === "shards") {
+          yield* Queue.offer(shardStreams, { shardId, records: output(reader.buffer) })
+        }
+        reader.fiber = yield* Effect.forkIn(runReader(reader, state), scope)
+        if (metricsOn) yield* Metric.set(mLeasesHeld, readers.size)
+      })
+
+    // -- coordinator -----------------------------------------------------------------------------
+    const listShards = kinesis.listShards({ stream: address }).pipe(
+      Effect.retry({ schedule, while: (error: ServiceError) => isRetryable(error) })
+    )
+
+    const refresh = Effect.gen(function*() {
+      const shards = yield* listShards
+      topology = Topology.make(shards)
+      stored = new Map((yield* checkpointer.list(streamKey)).map((s) => [s.shardId, s] as const))
+      const isEnded = (id: string) => endedHere.has(id) || stored.get(id)?.ended === true
+      const now = yield* Clock.currentTimeMillis
+      for (const shard of Topology.readable(topology, isEnded)) {
+        if (readers.size >= maxShards) break
+        if (readers.has(shard.shardId)) continue
+        const state = stored.get(shard.shardId)
+        if (state?.owner !== undefined && state.owner !== checkpointer.workerId && state.expiresAt > now) continue
+        const acquired = yield* checkpointer.acquire(streamKey, shard.shardId)
+        if (Option.isNone(acquired)) continue
+        const [lease, fresh] = acquired.value
+        if (fresh.ended) {
+          // another worker finished it since the listing
+          yield* checkpointer.release(lease).pipe(Effect.ignore)
+          continue
+        }
+        if (
+          iteratorType === "LATEST" && fresh.checkpoint === undefined && Topology.isClosed(shard) &&
+          Topology.children(topology, shard.shardId).length > 0 &&
+          initialPosition(shard).type === "LATEST"
+        ) {
+          // LATEST: a closed shard this group never read is history, skip it (its children start at LATEST)
+          yield* checkpointer.markEnded(lease).pipe(Effect.catchTag("LeaseLost", () => Effect.void))
+          yield* checkpointer.release(lease).pipe(Effect.ignore)
+          endedHere.add(shard.shardId)
+          wake()
+          continue
+        }
+        yield* startReader(shard, lease, fresh)
+      }
+      yield* publish
+    })
+
+    const coordinator = Effect.gen(function*() {
+      while (true) {
+        const signal = wakeCoordinator
+        yield* refresh
+        yield* Effect.raceFirst(Deferred.await(signal), Effect.sleep(refreshInterval))
+        if (signal === wakeCoordinator) wakeCoordinator = Deferred.unsafeMake<void>(FiberId.none)
+      }
+    })
+
+    const renewal = Effect.gen(function*() {
+      while (true) {
+        yield* Effect.sleep(checkpointer.heartbeatInterval)
+        yield* checkpointer.heartbeat(streamKey).pipe(
+          Effect.catchAll((error) => Effect.logWarning("effect-kinesis consumer: heartbeat failed", error))
+        )
+        const now = yield* Clock.currentTimeMillis
+        for (const reader of Array.from(readers.values())) {
+          if (reader.stopped || reader.ending) continue
+          yield* checkpointer.renew(reader.lease).pipe(
+            Effect.tap(() =>
+              Effect.sync(() => {
+                reader.lastRenewed = now
+              })
+            ),
+            Effect.catchTags({
+              LeaseLost: () => onLeaseLost(reader),
+              CheckpointerError: (error) =>
+                // the store is unreachable: keep reading until the lease would have expired, then stop
+                now - reader.lastRenewed >= Duration.toMillis(checkpointer.sessionTimeout)
+                  ? Effect.zipRight(
+                    Effect.logWarning(`effect-kinesis consumer: lease of ${reader.shard.shardId} expired`, error),
+                    onLeaseLost(reader)
+                  )
+                  : Effect.logWarning(`effect-kinesis consumer: lease renewal failed`, error)
+            })
+          )
+        }
+        yield* publish
+      }
+    })
+
+    // -- shutdown: final checkpoints, leases released --------------------------------------------
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        const all = Array.from(readers.values())
+        for (const reader of all) reader.stopped = true
+        yield* Effect.forEach(
+          all,
+          (reader) => reader.fiber === undefined ? Effect.void : Fiber.interrupt(reader.fiber),
+          {
+            discard: true
+          }
+        )
+        for (const reader of all) {
+          yield* writeCheckpoint(reader).pipe(
+            Effect.zipRight(checkpointer.release(reader.lease)),
+            Effect.catchAll((error) =>
+              Effect.logWarning(`effect-kinesis consumer: final checkpoint of ${reader.shard.shardId} failed`, error)
+            )
+          )
+        }
+        readers.clear()
+        yield* checkpointer.leave(streamKey).pipe(Effect.ignore)
+        if (deadLetters !== undefined && deadLetterFiber !== undefined) {
+          yield* Queue.shutdown(deadLetters)
+          yield* Fiber.await(deadLetterFiber)
+        }
+      })
+    )
+
+    yield* checkpointer.heartbeat(streamKey)
+    yield* refresh
+    yield* Effect.forkIn(
+      coordinator.pipe(
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => fatal(cause as Cause.Cause<ConsumerError>))
+        )
+      ),
+      scope
+    )
+    yield* Effect.forkIn(renewal, scope)
+    yield* Effect.forkIn(writer, scope)
+    if (deadLetterFiber !== undefined) {
+      // a failing dead-letter sink fails the consumer
+      yield* Effect.forkIn(
+        Fiber.join(deadLetterFiber).pipe(
+          Effect.catchAllCause((cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? Effect.void
+              : Effect.sync(() => fatal(cause as unknown as Cause.Cause<ConsumerError>))
+          )
+        ),
+        scope
+      )
+    }
+
+    // -- output ----------------------------------------------------------------------------------
+    function output(buffer: Buffer<Batch<A>, ConsumerError>): Stream.Stream<ConsumerRecord<A>, ConsumerError> {
+      let current: Batch<A> | undefined
+      const pull: Effect.Effect<Chunk.Chunk<ConsumerRecord<A>>, Option.Option<ConsumerError>> = Effect.suspend(
+        () => {
+          if (current !== undefined) {
+            markProcessed(current)
+            current = undefined
+          }
+          return Effect.flatMap(Effect.mapError(buffer.take, Option.some), (next) => {
+            if (Option.isNone(next)) return Effect.fail(Option.none())
+            const batch = next.value
+            if (batch.count === 0) {
+              markProcessed(batch)
+              return pull
+            }
+            current = batch
+            return Effect.succeed(Chunk.unsafeFromArray(batch.records))
+          })
+        }
+      )
+      return Stream.repeatEffectChunkOption(pull)
+    }
+
+    const engine: Engine<A> = {
+      status: Effect.map(Clock.currentTimeMillis, statusNow),
+      changes,
+      records: output(shared),
+      shards: Stream.fromQueue(shardStreams).pipe(
+        Stream.concat(
+          Stream.suspend(() => fatalCause === undefined ? Stream.empty : Stream.failCause(fatalCause))
+        )
+      )
+    }
+    return engine
+  })
