@@ -15,15 +15,14 @@ import {
   Layer,
   Option,
   Ref,
+  Schema,
   Scope,
   Stream,
   TestClock
 } from "effect"
 
-interface Keyed {
-  readonly k: string
-  readonly n: number
-}
+const Keyed = Schema.Struct({ k: Schema.String, n: Schema.Number })
+type Keyed = typeof Keyed.Type
 
 /** Runs `effect` in a fiber while moving the TestClock forward in `step`s until it is done. */
 const withClock = <A, E, R>(effect: Effect.Effect<A, E, R>, step = "100 millis", maxSteps = 20_000) =>
@@ -270,7 +269,7 @@ describe("Consumer", () => {
           Stream.run(Producer.sink<Keyed>({ stream: "s", processor: Processor.kplJson, shardLimits: false }))
         )
         assert.strictEqual((yield* KinesisTest.records("s")).length, 1)
-        const options = { stream: "s", ...fast, processor: Processor.kplJson as Processor.Processor<Keyed> }
+        const options = { stream: "s", ...fast, processor: Processor.schema(Keyed, Processor.kplJson) }
         // first run: process 37 sub-records (chunks of 1), checkpoint at the 37th, stop
         const first = yield* withClock(
           Consumer.stream<Keyed>({ ...options, chunkSize: 1, checkpoint: "manual" }).pipe(
