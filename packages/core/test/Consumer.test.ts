@@ -266,7 +266,9 @@ describe("Consumer", () => {
         // 1 aggregate of 100 user records
         yield* Stream.range(0, 99).pipe(
           Stream.map((n) => ({ k: `key-${n % 10}`, n })),
-          Stream.run(Producer.sink<Keyed>({ stream: "s", processor: Processor.kplJson, shardLimits: false }))
+          Stream.run(
+            Producer.sink({ stream: "s", processor: Processor.schema(Keyed, Processor.kplJson), shardLimits: false })
+          )
         )
         assert.strictEqual((yield* KinesisTest.records("s")).length, 1)
         const options = { stream: "s", ...fast, processor: Processor.schema(Keyed, Processor.kplJson) }
