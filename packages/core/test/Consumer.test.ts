@@ -212,8 +212,11 @@ describe("Consumer", () => {
           Effect.map(
             Checkpointer.makeMemory({ store, workerId: "w1", sessionTimeout: "10 seconds" }),
             (service): Checkpointer.Service => {
-              const guard = <X, E>(operation: string, effect: Effect.Effect<X, E>) =>
-                Effect.flatMap(Ref.get(crashed), (dead) =>
+              const guard = <X, E>(
+                operation: string,
+                effect: Effect.Effect<X, E>
+              ): Effect.Effect<X, E | Checkpointer.CheckpointerError> =>
+                Effect.flatMap(Ref.get(crashed), (dead): Effect.Effect<X, E | Checkpointer.CheckpointerError> =>
                   dead
                     ? Effect.fail(new Checkpointer.CheckpointerError({ operation, message: "crashed" }))
                     : effect)
