@@ -146,7 +146,7 @@ describe("Consumer", () => {
         yield* produce(50, 100)
         const values = yield* withClock(consume(100))
         assert.deepStrictEqual(
-          Arr.sort(Array.from(assertPerKeyOrder(values)), (x: number, y: number) => x - y),
+          Array.from(assertPerKeyOrder(values)).sort((x, y) => x - y),
           Arr.range(50, 149)
         )
       }).pipe(Effect.provide(env(1))))
