@@ -9,6 +9,7 @@ import {
   Array as Arr,
   Chunk,
   Deferred,
+  type Duration,
   Effect,
   Exit,
   Fiber,
@@ -25,7 +26,11 @@ const Keyed = Schema.Struct({ k: Schema.String, n: Schema.Number })
 type Keyed = typeof Keyed.Type
 
 /** Runs `effect` in a fiber while moving the TestClock forward in `step`s until it is done. */
-const withClock = <A, E, R>(effect: Effect.Effect<A, E, R>, step = "100 millis", maxSteps = 20_000) =>
+const withClock = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  step: Duration.DurationInput = "100 millis",
+  maxSteps = 20_000
+) =>
   Effect.gen(function*() {
     const fiber = yield* Effect.fork(effect)
     for (let i = 0; i < maxSteps; i++) {
