@@ -110,7 +110,7 @@ export type ConsumerStatus = internal.ConsumerStatus
  * @since 0.1.0
  * @category models
  */
-export type ShardStream<A> = internal.ShardStream<A>
+export type ShardStream<A, E = never> = internal.ShardStream<A, E>
 
 /**
  * Options of `stream`, `shards` and `make` (defaults in `defaults`).
@@ -181,9 +181,9 @@ export const defaults = internal.defaults
  * @since 0.1.0
  * @category models
  */
-export interface Consumer<A> {
+export interface Consumer<A, E = never> {
   /** The records of every shard this worker reads, merged (run it once). */
-  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError>
+  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError | E>
   /** A snapshot of every shard. */
   readonly status: Effect.Effect<ConsumerStatus>
   /** The status, updated on every lease renewal and shard change. */
@@ -203,7 +203,7 @@ const jsonAny = <A>(): Processor.Processor<A> =>
  */
 export const make = <A = unknown, E = never, R = never>(
   options: ConsumerOptions<A, E, R>
-): Effect.Effect<Consumer<A>, ConsumerError | E, Kinesis | Checkpointer | Scope.Scope | R> =>
+): Effect.Effect<Consumer<A, E>, ConsumerError | E, Kinesis | Checkpointer | Scope.Scope | R> =>
   Effect.map(internal.make(options, jsonAny<A>(), "stream"), (engine) => ({
     records: engine.records,
     status: engine.status,
@@ -230,7 +230,7 @@ export const stream = <A = unknown, E = never, R = never>(
  */
 export const shards = <A = unknown, E = never, R = never>(
   options: ConsumerOptions<A, E, R>
-): Stream.Stream<ShardStream<A>, ConsumerError | E, Kinesis | Checkpointer | R> =>
+): Stream.Stream<ShardStream<A, E>, ConsumerError | E, Kinesis | Checkpointer | R> =>
   Stream.unwrapScoped(Effect.map(internal.make(options, jsonAny<A>(), "shards"), (engine) => engine.shards))
 
 /**
@@ -239,4 +239,4 @@ export const shards = <A = unknown, E = never, R = never>(
  * @since 0.1.0
  * @category getters
  */
-export const status = <A>(self: Consumer<A>): Effect.Effect<ConsumerStatus> => self.status
+export const status = <A, E>(self: Consumer<A, E>): Effect.Effect<ConsumerStatus> => self.status

@@ -130,9 +130,9 @@ export interface ConsumerStatus {
 }
 
 /** @internal */
-export interface ShardStream<A> {
+export interface ShardStream<A, E = never> {
   readonly shardId: string
-  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError>
+  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError | E>
 }
 
 /** @internal */
@@ -178,8 +178,8 @@ const isAfter = (a: Checkpointer.Checkpoint | undefined, b: Checkpointer.Checkpo
 // engine
 // ---------------------------------------------------------------------------------------------
 
-interface Batch<A> {
-  readonly reader: Reader<A>
+interface Batch<A, E> {
+  readonly reader: Reader<A, E>
   readonly records: Array<ConsumerRecord<A>>
   readonly count: number
   readonly bytes: number
@@ -187,12 +187,12 @@ interface Batch<A> {
   readonly last: Checkpointer.Checkpoint
 }
 
-interface Reader<A> {
+interface Reader<A, E> {
   readonly shard: Kinesis.Shard
   readonly lease: Checkpointer.Lease
   fiber: Fiber.RuntimeFiber<void, never> | undefined
   /** Buffer this reader writes to (shared in `stream` mode, its own in `shards` mode). */
-  readonly buffer: Buffer<Batch<A>, ConsumerError>
+  readonly buffer: Buffer<Batch<A, E>, ConsumerError | E>
   stopped: boolean
   /** Read to the end, waiting for the downstream to finish the last records. */
   ending: boolean
@@ -235,11 +235,11 @@ class RecordImpl<A> implements ConsumerRecord<A> {
 }
 
 /** @internal */
-export interface Engine<A> {
+export interface Engine<A, E> {
   readonly status: Effect.Effect<ConsumerStatus>
   readonly changes: SubscriptionRef.SubscriptionRef<ConsumerStatus>
-  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError>
-  readonly shards: Stream.Stream<ShardStream<A>, ConsumerError>
+  readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError | E>
+  readonly shards: Stream.Stream<ShardStream<A, E>, ConsumerError | E>
 }
 
 /** @internal */
@@ -247,7 +247,7 @@ export const make = <A, E, R>(
   options: ConsumerOptions<A, E, R>,
   defaultProcessor: Processor.Processor<A>,
   mode: "stream" | "shards"
-): Effect.Effect<Engine<A>, ConsumerError | E, Kinesis.Kinesis | Checkpointer.Checkpointer | Scope.Scope | R> =>
+): Effect.Effect<Engine<A, E>, ConsumerError | E, Kinesis.Kinesis | Checkpointer.Checkpointer | Scope.Scope | R> =>
   Effect.gen(function*() {
     const kinesis = yield* Kinesis.Kinesis
     const checkpointer = yield* Checkpointer.Checkpointer
@@ -293,7 +293,7 @@ export const make = <A, E, R>(
     )
 
     // -- state ---------------------------------------------------------------------------------
-    const readers = new Map<string, Reader<A>>()
+    const readers = new Map<string, Reader<A, E>>()
     let topology = Topology.make([])
     let stored = new Map<string, Checkpointer.ShardState>()
     const endedHere = new Set<string>()
@@ -302,16 +302,17 @@ export const make = <A, E, R>(
     let totalBytes = 0
     let wakeCoordinator = Deferred.unsafeMake<void>(FiberId.none)
     let wakeWriter = Deferred.unsafeMake<void>(FiberId.none)
-    const shared = new Buffer<Batch<A>, ConsumerError>(maxBufferRecords, maxBufferBytes)
-    const shardStreams = yield* Queue.unbounded<ShardStream<A>>()
-    /** Failure of the whole consumer (a fatal error in a fiber). */
-    const fatal = (cause: Cause.Cause<ConsumerError>) => {
-      shared.fail(cause)
-      for (const reader of readers.values()) reader.buffer.fail(cause)
-      fatalCause = cause
-      Effect.runSync(Queue.shutdown(shardStreams))
-    }
-    let fatalCause: Cause.Cause<ConsumerError> | undefined
+    const shared = new Buffer<Batch<A, E>, ConsumerError | E>(maxBufferRecords, maxBufferBytes)
+    const shardStreams = yield* Queue.unbounded<ShardStream<A, E>>()
+    let fatalCause: Cause.Cause<ConsumerError | E> | undefined
+    /** Fails the whole consumer (a fatal error in one of its fibers): the output fails after what is buffered. */
+    const fatal = (cause: Cause.Cause<ConsumerError | E>): Effect.Effect<void> =>
+      Cause.isInterruptedOnly(cause) ? Effect.void : Effect.suspend(() => {
+        shared.fail(cause)
+        for (const reader of readers.values()) reader.buffer.fail(cause)
+        fatalCause = cause
+        return Queue.shutdown(shardStreams)
+      })
 
     const wake = () => Deferred.unsafeDone(wakeCoordinator, Exit.void)
 
@@ -387,7 +388,7 @@ export const make = <A, E, R>(
     )
 
     // -- checkpoints -----------------------------------------------------------------------------
-    const onLeaseLost = (reader: Reader<A>) =>
+    const onLeaseLost = (reader: Reader<A, E>) =>
       Effect.suspend(() => {
         if (reader.stopped) return Effect.void
         leasesLost++
@@ -398,7 +399,7 @@ export const make = <A, E, R>(
       })
 
     /** Writes the reader's processed position if it moved since the last write. */
-    const writeCheckpoint = (reader: Reader<A>) =>
+    const writeCheckpoint = (reader: Reader<A, E>) =>
       Effect.suspend(() => {
         const position = reader.processed
         if (!isAfter(position, reader.written) || position === undefined) return Effect.void
@@ -414,20 +415,20 @@ export const make = <A, E, R>(
         )
       })
 
-    const commit = (reader: Reader<A>) => (position: Checkpointer.Checkpoint) =>
+    const commit = (reader: Reader<A, E>) => (position: Checkpointer.Checkpoint) =>
       Effect.suspend(() => {
         if (isAfter(position, reader.processed)) reader.processed = position
         return Effect.zipRight(writeCheckpoint(reader), Effect.sync(() => checkDrained(reader)))
       })
 
-    const checkDrained = (reader: Reader<A>) => {
+    const checkDrained = (reader: Reader<A, E>) => {
       if (reader.ending && (reader.emitted === undefined || !isAfter(reader.emitted, reader.processed))) {
         Deferred.unsafeDone(reader.drained, Exit.void)
       }
     }
 
     /** Auto mode: the downstream pulled past `batch`. */
-    const markProcessed = (batch: Batch<A>) => {
+    const markProcessed = (batch: Batch<A, E>) => {
       const reader = batch.reader
       if (reader.stopped && !reader.ending) return
       reader.recordsDelivered += batch.count
@@ -458,7 +459,7 @@ export const make = <A, E, R>(
     })
 
     // -- readers ---------------------------------------------------------------------------------
-    const stopReader = (reader: Reader<A>, why: "lost" | "ended" | "shutdown"): Effect.Effect<void> =>
+    const stopReader = (reader: Reader<A, E>, why: "lost" | "ended" | "shutdown"): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (reader.stopped) return Effect.void
         reader.stopped = true
@@ -473,7 +474,7 @@ export const make = <A, E, R>(
       }).pipe(Effect.zipRight(metricsOn ? Metric.set(mLeasesHeld, readers.size) : Effect.void))
 
     /** Retries `effect` with the schedule on retryable errors (this shard only); other errors fail. */
-    const retrying = <X, Err extends ServiceError>(reader: Reader<A>, effect: Effect.Effect<X, Err>) =>
+    const retrying = <X, Err extends ServiceError>(reader: Reader<A, E>, effect: Effect.Effect<X, Err>) =>
       effect.pipe(
         Effect.tapError((error) =>
           isThrottling(error) && metricsOn ? Metric.increment(reader.mThrottles) : Effect.void
@@ -481,7 +482,7 @@ export const make = <A, E, R>(
         Effect.retry({ schedule, while: (error: ServiceError) => isRetryable(error) })
       )
 
-    const positionFor = (reader: Reader<A>, from: Checkpointer.Checkpoint | undefined): Kinesis.StartingPosition => {
+    const positionFor = (reader: Reader<A, E>, from: Checkpointer.Checkpoint | undefined): Kinesis.StartingPosition => {
       if (from !== undefined) {
         return from.subSequenceNumber === undefined
           ? { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: from.sequenceNumber }
@@ -501,14 +502,18 @@ export const make = <A, E, R>(
       return parentRead ? { type: "TRIM_HORIZON" } : { type: "LATEST" }
     }
 
+    interface Decoded {
+      readonly batches: Array<Batch<A, E>>
+      readonly error: DecodeError | undefined
+    }
     const decodeBatch = (
-      reader: Reader<A>,
+      reader: Reader<A, E>,
       records: ReadonlyArray<Kinesis.KinesisRecord>,
       skipThrough: Checkpointer.Checkpoint | undefined
-    ): Effect.Effect<Array<Batch<A>>, DecodeError> =>
-      Effect.suspend(() => {
+    ): Effect.Effect<Decoded> =>
+      Effect.suspend((): Effect.Effect<Decoded> => {
         const shardId = reader.shard.shardId
-        const batches: Array<Batch<A>> = []
+        const batches: Array<Batch<A, E>> = []
         let current: Array<ConsumerRecord<A>> = []
         let bytes = 0
         let last: Checkpointer.Checkpoint | undefined
@@ -525,8 +530,9 @@ export const make = <A, E, R>(
           if (policy === "fail") {
             const decoded = processor.deaggregate(record, shardId)
             if (Either.isLeft(decoded)) {
+              // the records before it are delivered, then the stream fails (nothing after it is read)
               cut()
-              return Effect.fail(decoded.left)
+              return Effect.succeed({ batches, error: decoded.left })
             }
             users = decoded.right
           } else {
@@ -567,7 +573,7 @@ export const make = <A, E, R>(
           last = whole
         }
         cut()
-        if (letters.length === 0) return Effect.succeed(batches)
+        if (letters.length === 0) return Effect.succeed({ batches, error: undefined })
         const report = Effect.zipRight(
           metricsOn ? Metric.incrementBy(mDecodeErrors, letters.length) : Effect.void,
           deadLetters === undefined
@@ -576,10 +582,10 @@ export const make = <A, E, R>(
             })
             : Queue.offerAll(deadLetters, letters)
         )
-        return Effect.as(report, batches)
+        return Effect.as(report, { batches, error: undefined })
       })
 
-    const runReader = (reader: Reader<A>, start: Checkpointer.ShardState) =>
+    const runReader = (reader: Reader<A, E>, start: Checkpointer.ShardState) =>
       Effect.gen(function*() {
         const shard = reader.shard
         const shardId = shard.shardId
@@ -631,7 +637,15 @@ export const make = <A, E, R>(
           }
           const records = response.records
           if (records.length > 0) {
-            const batches = yield* decodeBatch(reader, records, skipThrough)
+            const { batches, error } = yield* decodeBatch(reader, records, skipThrough)
+            if (error !== undefined) {
+              for (const batch of batches) {
+                reader.emitted = batch.last
+                yield* reader.buffer.offer(batch)
+              }
+              if (metricsOn) yield* Metric.increment(mDecodeErrors)
+              return yield* Effect.fail(error)
+            }
             skipThrough = undefined
             const lastRecord = records[records.length - 1]!
             reader.lastFetched = { sequenceNumber: lastRecord.sequenceNumber }
@@ -692,15 +706,13 @@ export const make = <A, E, R>(
         Effect.catchTags({
           LeaseLost: () => onLeaseLost(reader)
         }),
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => fatal(cause as Cause.Cause<ConsumerError>))
-        )
+        Effect.catchAllCause(fatal)
       )
 
     const startReader = (shard: Kinesis.Shard, lease: Checkpointer.Lease, state: Checkpointer.ShardState) =>
       Effect.gen(function*() {
         const shardId = shard.shardId
-        const reader: Reader<A> = {
+        const reader: Reader<A, E> = {
           shard,
           lease,
           fiber: undefined,
@@ -775,7 +787,13 @@ export const make = <A, E, R>(
     const coordinator = Effect.gen(function*() {
       while (true) {
         const signal = wakeCoordinator
-        yield* refresh
+        // a store outage is waited out (leases held keep being read until they would expire)
+        yield* refresh.pipe(
+          Effect.catchTag(
+            "CheckpointerError",
+            (error) => Effect.logWarning("effect-kinesis consumer: shard assignment failed, retrying", error)
+          )
+        )
         yield* Effect.raceFirst(Deferred.await(signal), Effect.sleep(refreshInterval))
         if (signal === wakeCoordinator) wakeCoordinator = Deferred.unsafeMake<void>(FiberId.none)
       }
@@ -846,9 +864,7 @@ export const make = <A, E, R>(
     yield* refresh
     yield* Effect.forkIn(
       coordinator.pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => fatal(cause as Cause.Cause<ConsumerError>))
-        )
+        Effect.catchAllCause(fatal)
       ),
       scope
     )
@@ -858,20 +874,18 @@ export const make = <A, E, R>(
       // a failing dead-letter sink fails the consumer
       yield* Effect.forkIn(
         Fiber.join(deadLetterFiber).pipe(
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause)
-              ? Effect.void
-              : Effect.sync(() => fatal(cause as unknown as Cause.Cause<ConsumerError>))
-          )
+          Effect.catchAllCause(fatal)
         ),
         scope
       )
     }
 
     // -- output ----------------------------------------------------------------------------------
-    function output(buffer: Buffer<Batch<A>, ConsumerError>): Stream.Stream<ConsumerRecord<A>, ConsumerError> {
-      let current: Batch<A> | undefined
-      const pull: Effect.Effect<Chunk.Chunk<ConsumerRecord<A>>, Option.Option<ConsumerError>> = Effect.suspend(
+    function output(
+      buffer: Buffer<Batch<A, E>, ConsumerError | E>
+    ): Stream.Stream<ConsumerRecord<A>, ConsumerError | E> {
+      let current: Batch<A, E> | undefined
+      const pull: Effect.Effect<Chunk.Chunk<ConsumerRecord<A>>, Option.Option<ConsumerError | E>> = Effect.suspend(
         () => {
           if (current !== undefined) {
             markProcessed(current)
@@ -892,7 +906,7 @@ export const make = <A, E, R>(
       return Stream.repeatEffectChunkOption(pull)
     }
 
-    const engine: Engine<A> = {
+    const engine: Engine<A, E> = {
       status: Effect.map(Clock.currentTimeMillis, statusNow),
       changes,
       records: output(shared),
