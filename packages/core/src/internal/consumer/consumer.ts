@@ -431,7 +431,6 @@ export const make = <A, E, R>(
     const markProcessed = (batch: Batch<A, E>) => {
       const reader = batch.reader
       if (reader.stopped && !reader.ending) return
-      reader.recordsDelivered += batch.count
       if (!manual) {
         if (isAfter(batch.last, reader.processed)) reader.processed = batch.last
         reader.sinceWrite += batch.count
@@ -899,6 +898,7 @@ export const make = <A, E, R>(
               return pull
             }
             current = batch
+            batch.reader.recordsDelivered += batch.count
             return Effect.succeed(Chunk.unsafeFromArray(batch.records))
           })
         }
