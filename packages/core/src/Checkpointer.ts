@@ -8,6 +8,17 @@
  * counter still match that token. A worker whose lease expired and was taken by another worker gets
  * `LeaseLost` and can never overwrite the new owner's checkpoint.
  *
+ * The contract every implementation keeps (the conformance suite checks it):
+ * - `acquire` is atomic: of workers racing for one shard exactly one wins, and the state it returns is
+ *   the state it wrote (a stale owner's write either lands before it, and is returned, or fails).
+ * - Fencing is by owner and lease counter only: the lease holder may still write after `expiresAt` as
+ *   long as nobody took the lease (the consumer stops by itself when it could not renew in time).
+ * - `acquire` by a worker other than the owner clears a pending hand-off request (it was about the
+ *   previous owner), and so does `release`.
+ * - Sequence numbers are stored as strings (they have up to 56 digits); `subSequenceNumber: 0` is kept.
+ * - Time: `expiresAt` is epoch ms on the store's clock where it has one (Redis `TIME`), else the
+ *   worker's `Clock` (memory, DynamoDB): keep worker clocks within a fraction of `sessionTimeout`.
+ *
  * A checkpoint `(sequenceNumber, subSequenceNumber)` means "every record up to and including this
  * one has been processed". `subSequenceNumber` is set only inside a KPL aggregate whose later
  * sub-records are not processed yet; a restart then reads the aggregate again and skips the
@@ -334,10 +345,11 @@ export const makeMemory = (
             shards.set(shardId, state)
           }
           if (state.owner !== undefined && state.owner !== workerId && state.expiresAt > now) return Option.none()
+          // a hand-off request is about the previous owner: moot once the lease changes hands
+          if (state.owner !== workerId || state.handOffTo === workerId) state.handOffTo = undefined
           state.owner = workerId
           state.leaseCounter++
           state.expiresAt = now + ttl
-          if (state.handOffTo === workerId) state.handOffTo = undefined
           const lease: Lease = { stream, shardId, owner: workerId, leaseCounter: state.leaseCounter }
           return Option.some([lease, snapshot(shardId, state)] as const)
         }),

@@ -469,6 +469,22 @@ export const run = (name: string, options: Options): void => {
         assert.strictEqual((yield* b.renew(taken)).handOffTo, undefined)
       }))
 
+    it.scopedLive("a hand-off request is cleared when any other worker takes the lease", () =>
+      Effect.gen(function*() {
+        const { stream, worker } = yield* setup
+        const a = yield* worker("worker-a")
+        const b = yield* worker("worker-b")
+        const c = yield* worker("worker-c")
+        yield* acquireSome(a, stream, shard(0))
+        yield* b.requestHandOff(stream, shard(0), "worker-b")
+        yield* pastTtl
+        // c, not the target, takes the expired lease: the request was about a's lease, it is moot
+        const [, state] = yield* acquireSome(c, stream, shard(0))
+        assert.strictEqual(state.owner, "worker-c")
+        assert.strictEqual(state.handOffTo, undefined)
+        assert.strictEqual((yield* getSome(c, stream, shard(0))).handOffTo, undefined)
+      }))
+
     it.scopedLive("list returns every shard of the stream and only that stream's", () =>
       Effect.gen(function*() {
         const { other, stream, worker } = yield* setup
