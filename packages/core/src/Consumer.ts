@@ -126,7 +126,9 @@ export interface ConsumerOptions<A, E = never, R = never> {
   /**
    * Where a shard without checkpoint starts. Default `"TRIM_HORIZON"` (nothing in retention is missed).
    * With `"LATEST"`, closed shards never read by this group are skipped, and a child of a shard this
-   * group read starts at its beginning (nothing between parent and child is lost).
+   * group read starts at its beginning (nothing between parent and child is lost). A LATEST iterator
+   * that expires before any record was read is renewed AT_TIMESTAMP of when it was asked for, less 1 s
+   * for clock skew: records of that second may be delivered, none after it is lost.
    */
   readonly iteratorType?: IteratorType | undefined
   /** For `iteratorType: "AT_TIMESTAMP"`. */

@@ -154,6 +154,9 @@ export const defaults = {
   ) as Schedule.Schedule<unknown, ServiceError>
 } as const
 
+/** ms subtracted from the LATEST instant when an iterator must be re-created AT_TIMESTAMP. */
+const LATEST_SKEW_MARGIN = 1_000
+
 // ---------------------------------------------------------------------------------------------
 // positions
 // ---------------------------------------------------------------------------------------------
@@ -196,6 +199,11 @@ interface Reader<A, E> {
   stopped: boolean
   /** Read to the end, waiting for the downstream to finish the last records. */
   ending: boolean
+  /** Being handed over to another worker (balancing). */
+  handingOff: boolean
+  /** Position after the last batch the downstream took. */
+  taken: Checkpointer.Checkpoint | undefined
+  handedOver: Deferred.Deferred<void>
   lastFetched: Checkpointer.Checkpoint | undefined
   emitted: Checkpointer.Checkpoint | undefined
   processed: Checkpointer.Checkpoint | undefined
@@ -418,8 +426,20 @@ export const make = <A, E, R>(
     const commit = (reader: Reader<A, E>) => (position: Checkpointer.Checkpoint) =>
       Effect.suspend(() => {
         if (isAfter(position, reader.processed)) reader.processed = position
-        return Effect.zipRight(writeCheckpoint(reader), Effect.sync(() => checkDrained(reader)))
+        return Effect.zipRight(
+          writeCheckpoint(reader),
+          Effect.sync(() => {
+            checkDrained(reader)
+            checkHandedOver(reader)
+          })
+        )
       })
+
+    const checkHandedOver = (reader: Reader<A, E>) => {
+      if (reader.handingOff && (reader.taken === undefined || !isAfter(reader.taken, reader.processed))) {
+        Deferred.unsafeDone(reader.handedOver, Exit.void)
+      }
+    }
 
     const checkDrained = (reader: Reader<A, E>) => {
       if (reader.ending && (reader.emitted === undefined || !isAfter(reader.emitted, reader.processed))) {
@@ -437,6 +457,7 @@ export const make = <A, E, R>(
         if (reader.sinceWrite >= checkpointEvery) Deferred.unsafeDone(wakeWriter, Exit.void)
       }
       checkDrained(reader)
+      checkHandedOver(reader)
     }
 
     const writer = Effect.gen(function*() {
@@ -591,9 +612,11 @@ export const make = <A, E, R>(
         const request = (position: Kinesis.StartingPosition) =>
           retrying(reader, kinesis.getShardIterator({ stream: address, shardId, position }))
         const resumeFrom = start.checkpoint
+        // LATEST means "records arriving from now on": if that iterator expires before a record was read,
+        // AT_TIMESTAMP of the time it was asked for (less a margin for clock skew) loses nothing
+        const latestAt = (yield* Clock.currentTimeMillis) - LATEST_SKEW_MARGIN
         let iterator: string | undefined = yield* request(positionFor(reader, resumeFrom))
         let skipThrough = resumeFrom?.subSequenceNumber === undefined ? undefined : resumeFrom
-        let iteratorAt = yield* Clock.currentTimeMillis
         let lastCall = -Infinity
         while (iterator !== undefined && !reader.stopped) {
           const before = yield* Clock.currentTimeMillis
@@ -620,16 +643,14 @@ export const make = <A, E, R>(
               from !== undefined
                 ? positionFor(reader, from)
                 : iteratorType === "LATEST"
-                ? { type: "AT_TIMESTAMP", timestamp: new Date(iteratorAt) }
+                ? { type: "AT_TIMESTAMP", timestamp: new Date(latestAt) }
                 : initialPosition(shard)
             )
             skipThrough = from?.subSequenceNumber === undefined ? undefined : from
-            iteratorAt = now
             continue
           }
           const response: Kinesis.GetRecordsResponse = result.right
           iterator = response.nextShardIterator
-          iteratorAt = now
           reader.millisBehindLatest = response.millisBehindLatest
           if (metricsOn && response.millisBehindLatest !== undefined) {
             yield* Metric.set(reader.mBehind, response.millisBehindLatest)
@@ -649,12 +670,6 @@ export const make = <A, E, R>(
             const lastRecord = records[records.length - 1]!
             reader.lastFetched = { sequenceNumber: lastRecord.sequenceNumber }
             reader.lastArrival = lastRecord.approximateArrivalTimestamp.getTime()
-            let count = 0
-            let bytes = 0
-            for (const batch of batches) {
-              count += batch.count
-              bytes += batch.bytes
-            }
             // a response whose records all decoded to nothing still moves the position
             const lastBatch = batches[batches.length - 1]
             if (lastBatch === undefined || comparePosition(lastBatch.last, reader.lastFetched) < 0) {
@@ -663,12 +678,6 @@ export const make = <A, E, R>(
             for (const batch of batches) {
               reader.emitted = batch.last
               yield* reader.buffer.offer(batch)
-            }
-            totalRecords += count
-            totalBytes += bytes
-            if (metricsOn) {
-              yield* Metric.incrementBy(reader.mRecords, count)
-              yield* Metric.incrementBy(reader.mBytes, bytes)
             }
           }
           if (iterator !== undefined && (records.length === 0 || response.millisBehindLatest === 0)) {
@@ -718,6 +727,9 @@ export const make = <A, E, R>(
           buffer: mode === "stream" ? shared : new Buffer(maxBufferRecords, maxBufferBytes),
           stopped: false,
           ending: false,
+          handingOff: false,
+          taken: undefined,
+          handedOver: Deferred.unsafeMake<void>(FiberId.none),
           lastFetched: undefined,
           emitted: undefined,
           processed: state.checkpoint,
@@ -747,14 +759,40 @@ export const make = <A, E, R>(
       Effect.retry({ schedule, while: (error: ServiceError) => isRetryable(error) })
     )
 
-    const refresh = Effect.gen(function*() {
-      const shards = yield* listShards
-      topology = Topology.make(shards)
+    /** How many live leases each worker holds on readable shards (from the last `list`). */
+    const loadByWorker = (readable: ReadonlyArray<Kinesis.Shard>, now: number) => {
+      const load = new Map<string, Array<string>>()
+      for (const shard of readable) {
+        const state = stored.get(shard.shardId)
+        if (state?.owner === undefined || state.expiresAt <= now) continue
+        const list = load.get(state.owner)
+        if (list === undefined) load.set(state.owner, [shard.shardId])
+        else list.push(shard.shardId)
+      }
+      return load
+    }
+
+    /**
+     * Takes this worker's fair share of the readable shards (⌈readable / live workers⌉, at most
+     * `maxShards`): free and expired leases first; when none is left and another worker holds two or more
+     * shards more than this one, asks it to hand shards over (it releases them after its checkpoint; they
+     * are taken on a later round). Runs on every listing and every heartbeat, one round at a time.
+     */
+    const assign = Effect.gen(function*() {
       stored = new Map((yield* checkpointer.list(streamKey)).map((s) => [s.shardId, s] as const))
       const isEnded = (id: string) => endedHere.has(id) || stored.get(id)?.ended === true
       const now = yield* Clock.currentTimeMillis
-      for (const shard of Topology.readable(topology, isEnded)) {
-        if (readers.size >= maxShards) break
+      const readable = Topology.readable(topology, isEnded)
+      const live = new Set((yield* checkpointer.workers(streamKey)).map((w) => w.workerId))
+      live.add(checkpointer.workerId)
+      const target = Math.min(maxShards, Math.ceil(readable.length / live.size))
+      const held = () => {
+        let n = 0
+        for (const reader of readers.values()) if (!reader.handingOff) n++
+        return n
+      }
+      for (const shard of readable) {
+        if (held() >= target) break
         if (readers.has(shard.shardId)) continue
         const state = stored.get(shard.shardId)
         if (state?.owner !== undefined && state.owner !== checkpointer.workerId && state.expiresAt > now) continue
@@ -780,8 +818,60 @@ export const make = <A, E, R>(
         }
         yield* startReader(shard, lease, fresh)
       }
+      // still under the fair share: ask the most loaded workers for shards
+      let mine = held()
+      if (mine < target) {
+        const load = loadByWorker(readable, now)
+        load.delete(checkpointer.workerId)
+        const owners = Array.from(load.entries()).filter(([owner]) => live.has(owner))
+        while (mine < target) {
+          owners.sort((a, b) => b[1].length - a[1].length)
+          const top = owners[0]
+          if (top === undefined || top[1].length - mine < 2) break
+          // a shard not already asked for by someone else
+          const shardId = top[1].find((id) => stored.get(id)?.handOffTo === undefined) ?? top[1][0]!
+          top[1].splice(top[1].indexOf(shardId), 1)
+          yield* checkpointer.requestHandOff(streamKey, shardId, checkpointer.workerId)
+          mine++
+        }
+      }
       yield* publish
     })
+    const assignLock = yield* Effect.makeSemaphore(1)
+    const assignOnce = assignLock.withPermits(1)(assign)
+
+    const refresh = Effect.gen(function*() {
+      topology = Topology.make(yield* listShards)
+      yield* assignOnce
+    })
+
+    /**
+     * Hands a shard over (balancing): stops polling it, drops its records still waiting in the buffer,
+     * waits (bounded) until the downstream has finished what it already took, checkpoints, releases.
+     */
+    const handOff = (reader: Reader<A, E>) =>
+      Effect.gen(function*() {
+        if (reader.handingOff || reader.stopped || reader.ending) return
+        reader.handingOff = true
+        if (reader.fiber !== undefined) yield* Fiber.interrupt(reader.fiber)
+        reader.buffer.remove((b) => b.reader === reader)
+        if (mode === "shards") reader.buffer.end()
+        checkHandedOver(reader)
+        yield* Deferred.await(reader.handedOver).pipe(
+          Effect.timeout(Duration.millis(Duration.toMillis(checkpointer.sessionTimeout) / 2)),
+          Effect.ignore
+        )
+        reader.stopped = true
+        readers.delete(reader.shard.shardId)
+        yield* writeCheckpoint(reader).pipe(
+          Effect.zipRight(checkpointer.release(reader.lease)),
+          Effect.catchAll((error) =>
+            Effect.logWarning(`effect-kinesis consumer: hand-off of ${reader.shard.shardId} incomplete`, error)
+          )
+        )
+        if (metricsOn) yield* Metric.set(mLeasesHeld, readers.size)
+        wake()
+      })
 
     const coordinator = Effect.gen(function*() {
       while (true) {
@@ -808,11 +898,16 @@ export const make = <A, E, R>(
         for (const reader of Array.from(readers.values())) {
           if (reader.stopped || reader.ending) continue
           yield* checkpointer.renew(reader.lease).pipe(
-            Effect.tap(() =>
-              Effect.sync(() => {
-                reader.lastRenewed = now
-              })
-            ),
+            Effect.flatMap((state) => {
+              reader.lastRenewed = now
+              if (state.handOffTo === undefined || state.handOffTo === checkpointer.workerId) return Effect.void
+              // hand over only while that keeps the balance: we hold 2+ more than the asking worker
+              const asking = stored.size === 0 ?
+                0 :
+                Array.from(stored.values()).filter((s) => s.owner === state.handOffTo && s.expiresAt > now && !s.ended)
+                  .length
+              return readers.size - asking >= 2 ? Effect.asVoid(Effect.forkIn(handOff(reader), scope)) : Effect.void
+            }),
             Effect.catchTags({
               LeaseLost: () => onLeaseLost(reader),
               CheckpointerError: (error) =>
@@ -826,7 +921,12 @@ export const make = <A, E, R>(
             })
           )
         }
-        yield* publish
+        yield* assignOnce.pipe(
+          Effect.catchTag(
+            "CheckpointerError",
+            (error) => Effect.logWarning("effect-kinesis consumer: shard assignment failed, retrying", error)
+          )
+        )
       }
     })
 
@@ -898,8 +998,21 @@ export const make = <A, E, R>(
               return pull
             }
             current = batch
-            batch.reader.recordsDelivered += batch.count
-            return Effect.succeed(Chunk.unsafeFromArray(batch.records))
+            const reader = batch.reader
+            reader.recordsDelivered += batch.count
+            reader.taken = batch.last
+            totalRecords += batch.count
+            totalBytes += batch.bytes
+            const chunk = Chunk.unsafeFromArray(batch.records)
+            return metricsOn
+              ? Effect.as(
+                Effect.zipRight(
+                  Metric.incrementBy(reader.mRecords, batch.count),
+                  Metric.incrementBy(reader.mBytes, batch.bytes)
+                ),
+                chunk
+              )
+              : Effect.succeed(chunk)
           })
         }
       )
