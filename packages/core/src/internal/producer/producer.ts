@@ -370,10 +370,12 @@ export const make = <A>(
     const installMap = (shards: ReadonlyArray<Kinesis.Shard>, now: number) => {
       const next = ShardMap.make(shards)
       const open = new Set(next.shards.map((s) => s.shardId))
+      const closed: Array<Lane<A>> = []
       for (const lane of lanes.values()) {
         if (!open.has(lane.id) && !lane.draining) {
           lane.draining = true
           drainingLanes++
+          closed.push(lane)
         }
       }
       laneByIndex = next.shards.map((shard) => {
@@ -385,6 +387,45 @@ export const make = <A>(
       })
       spread = spreadTable(laneByIndex, next)
       map = next
+      for (const lane of closed) reroute(lane, now)
+    }
+
+    /**
+     * A KPL aggregate is routed by the explicit hash key of the shard it was built for: sent after a
+     * split it would land in the child holding that key, with user records whose keys belong to the
+     * other child (the consumer reads both children at once: their order across them would be lost).
+     * So what a closed shard's lane has not sent yet goes back through the new map, in order.
+     * (A request already in flight when the reshard happened cannot be recalled.)
+     */
+    const reroute = (lane: Lane<A>, now: number) => {
+      if (!carriesHashKey) return // other records are routed by their own keys: they find the right child
+      flushAccumulator(lane, now)
+      if (lane.readyHead >= lane.ready.length) return
+      const pending = lane.ready.slice(lane.readyHead)
+      lane.ready = []
+      lane.readyHead = 0
+      lane.readyBytes = 0
+      lane.readySince = Infinity
+      const items: Array<Item<A>> = []
+      for (const p of pending) {
+        outstandingBytes -= p.size
+        outstandingRecords -= p.records.length
+        retries.delete(p)
+        for (const r of p.records) items.push(r as Item<A>)
+      }
+      const added = new Set<Item<A>>()
+      const error = addItems(items, now, added)
+      if (error !== undefined) {
+        // they were encoded once already; should one fail now (a value changed since), it is reported
+        const failed = items.filter((item) => !added.has(item)).map((item): Pending<A> => {
+          const p: Pending<A> = { data: new Uint8Array(0), partitionKey: item.partitionKey, records: [item], size: 0 }
+          outstandingRecords += 1
+          retryInfo(p).lastCode = error._tag
+          retryInfo(p).lastMessage = error.message
+          return p
+        })
+        failAggregates(failed)
+      }
     }
 
     const FALLBACK = "*"
