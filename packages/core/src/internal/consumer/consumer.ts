@@ -817,9 +817,15 @@ export const make = <A, E, R>(
           continue
         }
         yield* startReader(shard, lease, fresh)
+        yield* Effect.logDebug(`effect-kinesis consumer: reading ${shard.shardId} (lease ${lease.leaseCounter})`)
       }
-      // still under the fair share: ask the most loaded workers for shards
+      // still under the fair share: ask the most loaded workers for shards (hand-offs already asked for
+      // count as ours: asking again before they arrive would take more than the share)
       let mine = held()
+      for (const shard of readable) {
+        const state = stored.get(shard.shardId)
+        if (state?.handOffTo === checkpointer.workerId && state.owner !== undefined && state.expiresAt > now) mine++
+      }
       if (mine < target) {
         const load = loadByWorker(readable, now)
         load.delete(checkpointer.workerId)
@@ -832,6 +838,7 @@ export const make = <A, E, R>(
           const shardId = top[1].find((id) => stored.get(id)?.handOffTo === undefined) ?? top[1][0]!
           top[1].splice(top[1].indexOf(shardId), 1)
           yield* checkpointer.requestHandOff(streamKey, shardId, checkpointer.workerId)
+          yield* Effect.logDebug(`effect-kinesis consumer: asked ${top[0]} to hand ${shardId} over`)
           mine++
         }
       }
@@ -902,11 +909,20 @@ export const make = <A, E, R>(
               reader.lastRenewed = now
               if (state.handOffTo === undefined || state.handOffTo === checkpointer.workerId) return Effect.void
               // hand over only while that keeps the balance: we hold 2+ more than the asking worker
-              const asking = stored.size === 0 ?
-                0 :
-                Array.from(stored.values()).filter((s) => s.owner === state.handOffTo && s.expiresAt > now && !s.ended)
-                  .length
-              return readers.size - asking >= 2 ? Effect.asVoid(Effect.forkIn(handOff(reader), scope)) : Effect.void
+              let asking = 0
+              for (const s of stored.values()) {
+                if (s.owner === state.handOffTo && s.expiresAt > now && !s.ended) asking++
+              }
+              let held = 0
+              for (const r of readers.values()) if (!r.handingOff && !r.stopped) held++
+              return held - asking >= 2
+                ? Effect.zipRight(
+                  Effect.logDebug(
+                    `effect-kinesis consumer: handing ${reader.shard.shardId} over to ${state.handOffTo}`
+                  ),
+                  Effect.asVoid(Effect.forkIn(handOff(reader), scope))
+                )
+                : Effect.void
             }),
             Effect.catchTags({
               LeaseLost: () => onLeaseLost(reader),
