@@ -11,7 +11,6 @@
  */
 import * as Kinesis from "@effect-kinesis/core/Kinesis"
 import * as Producer from "@effect-kinesis/core/Producer"
-import * as StreamAddress from "@effect-kinesis/core/StreamAddress"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schedule, Stream } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -51,7 +50,6 @@ export const run = (name: string, options: Options): void => {
         Effect.gen(function*() {
           const streamName = `group-${process.pid}-${Date.now().toString(36)}`
           const group = `g-${Date.now().toString(36)}`
-          const stream = StreamAddress.unsafeMake(streamName)
           const kinesis = Kinesis.layer({
             endpoint: options.kinesalite.endpoint,
             region: options.kinesalite.region,
