@@ -62,7 +62,7 @@ export const producerRequests = Metric.counter("kinesis_producer_put_records_req
  */
 export const producerBatchSize = Metric.histogram(
   "kinesis_producer_batch_records",
-  MetricBoundaries.exponential({ start: 1, factor: 2, count: 10 }),
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 11 }), // 1 … 512 (a request holds ≤ 500)
   "Kinesis records per PutRecords request"
 )
 
