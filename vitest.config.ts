@@ -4,6 +4,6 @@ import { defineConfig } from "vitest/config"
 // `test.projects`: each package is a project with its own vitest.config.ts.
 export default defineConfig({
   test: {
-    projects: ["packages/*"]
+    projects: ["packages/*", "examples"]
   }
 })

@@ -822,9 +822,14 @@ export const make = <A, E, R>(
       // still under the fair share: ask the most loaded workers for shards (hand-offs already asked for
       // count as ours: asking again before they arrive would take more than the share)
       let mine = held()
+      const fresh = 2 * Duration.toMillis(checkpointer.heartbeatInterval) // an owner answers within a heartbeat
+      for (const [shardId, at] of requested) if (now - at > fresh) requested.delete(shardId)
       for (const shard of readable) {
         const state = stored.get(shard.shardId)
-        if (state?.handOffTo === checkpointer.workerId && state.owner !== undefined && state.expiresAt > now) mine++
+        if (
+          state?.handOffTo === checkpointer.workerId && state.owner !== undefined && state.expiresAt > now &&
+          requested.has(shard.shardId)
+        ) mine++
       }
       if (mine < target) {
         const load = loadByWorker(readable, now)
@@ -838,12 +843,15 @@ export const make = <A, E, R>(
           const shardId = top[1].find((id) => stored.get(id)?.handOffTo === undefined) ?? top[1][0]!
           top[1].splice(top[1].indexOf(shardId), 1)
           yield* checkpointer.requestHandOff(streamKey, shardId, checkpointer.workerId)
+          requested.set(shardId, now)
           yield* Effect.logDebug(`effect-kinesis consumer: asked ${top[0]} to hand ${shardId} over`)
           mine++
         }
       }
       yield* publish
     })
+    /** Hand-offs this worker asked for, and when (a declined request stops counting after two heartbeats). */
+    const requested = new Map<string, number>()
     const assignLock = yield* Effect.makeSemaphore(1)
     const assignOnce = assignLock.withPermits(1)(assign)
 
