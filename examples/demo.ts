@@ -11,7 +11,8 @@
  *
  * Against AWS: `AWS_REGION=eu-west-1 KINESIS_STREAM=my-stream pnpm demo` uses your stream (it must
  * exist; the demo does not split it unless DEMO_SPLIT=1). `KINESIS_ENDPOINT` points it at any endpoint.
- * `DEMO_RECORDS` changes the number of orders.
+ * `DEMO_RECORDS` changes the number of orders. `pnpm demo --metrics-port 9464` (or METRICS_PORT=9464)
+ * serves every metric at http://127.0.0.1:9464/metrics while it runs (Prometheus text format).
  */
 import {
   Checkpointer,
@@ -23,8 +24,22 @@ import {
   StreamAddress
 } from "@effect-kinesis/core"
 import { LocalKinesis } from "@effect-kinesis/local"
+import { PrometheusMetrics } from "@effect-kinesis/metrics"
 import { NodeRuntime } from "@effect/platform-node"
-import { Config, Console, Deferred, Effect, Fiber, Layer, Metric, Option, Schedule, Schema, Stream } from "effect"
+import {
+  Config,
+  Console,
+  Context,
+  Deferred,
+  Effect,
+  Fiber,
+  Layer,
+  Metric,
+  Option,
+  Schedule,
+  Schema,
+  Stream
+} from "effect"
 
 const Order = Schema.Struct({
   customer: Schema.String,
@@ -190,7 +205,19 @@ const KinesisLive = Layer.unwrapScoped(Effect.gen(function*() {
   return Kinesis.layer({ endpoint: local.endpoint, region: local.region, credentials: local.credentials })
 }))
 
+// --metrics-port N (or METRICS_PORT): a Prometheus endpoint for the run
+const MetricsLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const flag = process.argv.indexOf("--metrics-port")
+  const fromFlag = flag >= 0 ? Number(process.argv[flag + 1]) : undefined
+  const port = fromFlag ?? Option.getOrUndefined(yield* Config.option(Config.integer("METRICS_PORT")))
+  if (port === undefined || Number.isNaN(port)) return Layer.empty
+  return PrometheusMetrics.layer({ port }).pipe(
+    Layer.tap((context) => Console.log(`metrics at ${Context.get(context, PrometheusMetrics.PrometheusEndpoint).url}`)),
+    Layer.discard
+  )
+}))
+
 program.pipe(
-  Effect.provide(Layer.merge(KinesisLive, Checkpointer.layerMemory())),
+  Effect.provide(Layer.mergeAll(KinesisLive, Checkpointer.layerMemory(), MetricsLive)),
   NodeRuntime.runMain
 )
