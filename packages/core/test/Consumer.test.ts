@@ -302,6 +302,34 @@ describe("Consumer", () => {
       }).pipe(Effect.provide(env(1))))
   })
 
+  it.effect("a slow downstream is fed from every shard in turn (no shard starves)", () =>
+    Effect.gen(function*() {
+      // 4 shards with 300 records each; the downstream takes one chunk per 10 ms
+      yield* produce(0, 1200, 40)
+      const order: Array<string> = []
+      yield* withClock(
+        Consumer.stream<Keyed>({
+          stream: "s",
+          ...fast,
+          maxBufferRecords: 20,
+          chunkSize: 10,
+          recordLimit: 50,
+          shardFetchRate: 100
+        }).pipe(
+          Stream.mapChunksEffect((chunk) => Effect.as(Effect.sleep("10 millis"), chunk)),
+          Stream.tap((r) => Effect.sync(() => order.push(r.shardId))),
+          Stream.take(400),
+          Stream.runDrain
+        ),
+        "10 millis"
+      )
+      const counts = new Map<string, number>()
+      for (const shardId of order) counts.set(shardId, (counts.get(shardId) ?? 0) + 1)
+      // the first 400 records come from all four shards, about evenly
+      assert.strictEqual(counts.size, 4)
+      for (const [shardId, n] of counts) assert.isAtLeast(n, 60, `${shardId}: ${n} of the first 400`)
+    }).pipe(Effect.provide(env(4))))
+
   it.effect("records carry shard, sequence, partition key and arrival time", () =>
     Effect.gen(function*() {
       yield* produce(0, 5)

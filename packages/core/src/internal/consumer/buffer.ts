@@ -1,7 +1,8 @@
 /**
  * A bounded FIFO of batches between shard readers (writers) and the consumer's output (one reader):
  * bounded in records and bytes (a batch always fits into an empty buffer, so a large batch cannot
- * deadlock), with an end and a failure the taker sees after the batches before it.
+ * deadlock), with an end and a failure the taker sees after the batches before it. Writers waiting for
+ * room are served in arrival order (a busy shard cannot starve the others).
  *
  * State is mutated synchronously; waiting is done on Deferreds (one JS thread, no locks).
  *
@@ -27,7 +28,8 @@ export class Buffer<T extends Sized, E> {
   records = 0
   bytes = 0
   private taker: Deferred.Deferred<void> | undefined = undefined
-  private putters: Array<Deferred.Deferred<void>> = []
+  /** Writers waiting for room, in arrival order (a slot's Deferred is renewed while it keeps waiting). */
+  private putters: Array<{ deferred: Deferred.Deferred<void> }> = []
   private ended = false
   private failure: Cause.Cause<E> | undefined = undefined
 
@@ -42,21 +44,63 @@ export class Buffer<T extends Sized, E> {
       (this.records + item.count <= this.maxRecords && this.bytes + item.bytes <= this.maxBytes)
   }
 
-  /** Adds a batch, waiting while the buffer is full. After `end` or `fail` the batch is dropped. */
+  /** Adds a batch, waiting (in turn) while the buffer is full. After `end` or `fail` the batch is dropped. */
   offer(item: T): Effect.Effect<void> {
+    return this.whenRoom(item, () => {
+      this.items.push(item)
+      this.records += item.count
+      this.bytes += item.bytes
+      this.wakeTaker()
+    })
+  }
+
+  /** Waits (in turn) until the buffer has room below its bounds: a reader asks before it fetches more. */
+  readonly awaitRoom: Effect.Effect<void> = Effect.suspend(() => this.whenRoom(undefined, () => {}))
+
+  private whenRoom(item: T | undefined, then: () => void): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (this.ended || this.failure !== undefined) return Effect.void
-      if (this.hasRoom(item)) {
-        this.items.push(item)
-        this.records += item.count
-        this.bytes += item.bytes
-        this.wakeTaker()
+      if (this.putters.length === 0 && this.fits(item)) {
+        then()
         return Effect.void
       }
-      const waiter = Deferred.unsafeMake<void>(FiberId.none)
-      this.putters.push(waiter)
-      return Effect.zipRight(Deferred.await(waiter), this.offer(item))
+      const slot = { deferred: Deferred.unsafeMake<void>(FiberId.none) }
+      this.putters.push(slot)
+      const leave = () => {
+        const i = this.putters.indexOf(slot)
+        if (i >= 0) this.putters.splice(i, 1)
+      }
+      const retry: Effect.Effect<void> = Effect.suspend(() => {
+        if (this.ended || this.failure !== undefined) {
+          leave()
+          return Effect.void
+        }
+        if (this.putters[0] === slot && this.fits(item)) {
+          // our turn and room: take it, and let the next in line look
+          leave()
+          then()
+          this.wakePutters()
+          return Effect.void
+        }
+        slot.deferred = Deferred.unsafeMake<void>(FiberId.none)
+        return Effect.zipRight(Deferred.await(slot.deferred), retry)
+      })
+      return Effect.zipRight(Deferred.await(slot.deferred), retry).pipe(
+        Effect.onInterrupt(() =>
+          Effect.sync(() => {
+            // leave the line, and let the next one look
+            leave()
+            this.wakePutters()
+          })
+        )
+      )
     })
+  }
+
+  private fits(item: T | undefined): boolean {
+    return item === undefined
+      ? this.size === 0 || (this.records < this.maxRecords && this.bytes < this.maxBytes)
+      : this.hasRoom(item)
   }
 
   /** The next batch; `None` once the buffer has ended and is empty. Fails after the batches before a `fail`. */
@@ -120,10 +164,15 @@ export class Buffer<T extends Sized, E> {
     }
   }
 
+  /** Wakes the first writer in line (it wakes the next once served); after end/fail, all of them. */
   private wakePutters() {
     if (this.putters.length === 0) return
-    const putters = this.putters
-    this.putters = []
-    for (const putter of putters) Deferred.unsafeDone(putter, Exit.void)
+    if (this.ended || this.failure !== undefined) {
+      const putters = this.putters
+      this.putters = []
+      for (const putter of putters) Deferred.unsafeDone(putter.deferred, Exit.void)
+      return
+    }
+    Deferred.unsafeDone(this.putters[0]!.deferred, Exit.void)
   }
 }

@@ -522,28 +522,29 @@ export const make = <A, E, R>(
       return parentRead ? { type: "TRIM_HORIZON" } : { type: "LATEST" }
     }
 
-    interface Decoded {
-      readonly batches: Array<Batch<A, E>>
-      readonly error: DecodeError | undefined
-    }
-    const decodeBatch = (
+    /**
+     * Decodes a GetRecords response and offers it to the buffer chunk by chunk (each chunk waits for
+     * room before the next is decoded: at most one chunk per reader is decoded ahead of the buffer).
+     * Fails with the first `DecodeError` under the `fail` policy, after offering the records before it.
+     */
+    const emitResponse = (
       reader: Reader<A, E>,
       records: ReadonlyArray<Kinesis.KinesisRecord>,
       skipThrough: Checkpointer.Checkpoint | undefined
-    ): Effect.Effect<Decoded> =>
-      Effect.suspend((): Effect.Effect<Decoded> => {
+    ): Effect.Effect<void, DecodeError> =>
+      Effect.gen(function*() {
         const shardId = reader.shard.shardId
-        const batches: Array<Batch<A, E>> = []
+        const doCommit = commit(reader)
         let current: Array<ConsumerRecord<A>> = []
         let bytes = 0
         let last: Checkpointer.Checkpoint | undefined
-        const letters: Array<DeadLetter> = []
-        const doCommit = commit(reader)
         const cut = () => {
-          if (last === undefined) return
-          batches.push({ reader, records: current, count: current.length, bytes, last })
+          if (last === undefined) return undefined
+          const batch: Batch<A, E> = { reader, records: current, count: current.length, bytes, last }
           current = []
           bytes = 0
+          reader.emitted = batch.last
+          return batch
         }
         for (const record of records) {
           let users: ReadonlyArray<Processor.UserRecord<A>>
@@ -551,14 +552,24 @@ export const make = <A, E, R>(
             const decoded = processor.deaggregate(record, shardId)
             if (Either.isLeft(decoded)) {
               // the records before it are delivered, then the stream fails (nothing after it is read)
-              cut()
-              return Effect.succeed({ batches, error: decoded.left })
+              const batch = cut()
+              if (batch !== undefined) yield* reader.buffer.offer(batch)
+              if (metricsOn) yield* Metric.increment(mDecodeErrors)
+              return yield* Effect.fail(decoded.left)
             }
             users = decoded.right
           } else {
             const lenient = processor.deaggregateLenient(record, shardId)
             users = lenient.records
-            for (const error of lenient.failures) letters.push({ record, shardId, error })
+            if (lenient.failures.length > 0) {
+              const letters = lenient.failures.map((error): DeadLetter => ({ record, shardId, error }))
+              if (metricsOn) yield* Metric.incrementBy(mDecodeErrors, letters.length)
+              if (deadLetters === undefined) {
+                for (const l of letters) yield* Effect.logWarning(`effect-kinesis consumer: skipped ${l.error.message}`)
+              } else {
+                yield* Queue.offerAll(deadLetters, letters)
+              }
+            }
           }
           bytes += record.data.length
           const whole: Checkpointer.Checkpoint = { sequenceNumber: record.sequenceNumber }
@@ -588,21 +599,13 @@ export const make = <A, E, R>(
               )
             )
             last = position
-            if (current.length >= chunkSize) cut()
+            if (current.length >= chunkSize) yield* reader.buffer.offer(cut()!)
           }
+          // a record that decoded to nothing (or only skipped sub-records) still moves the position
           last = whole
         }
-        cut()
-        if (letters.length === 0) return Effect.succeed({ batches, error: undefined })
-        const report = Effect.zipRight(
-          metricsOn ? Metric.incrementBy(mDecodeErrors, letters.length) : Effect.void,
-          deadLetters === undefined
-            ? Effect.forEach(letters, (l) => Effect.logWarning(`effect-kinesis consumer: skipped ${l.error.message}`), {
-              discard: true
-            })
-            : Queue.offerAll(deadLetters, letters)
-        )
-        return Effect.as(report, { batches, error: undefined })
+        const batch = cut()
+        if (batch !== undefined) yield* reader.buffer.offer(batch)
       })
 
     const runReader = (reader: Reader<A, E>, start: Checkpointer.ShardState) =>
@@ -622,17 +625,21 @@ export const make = <A, E, R>(
           const before = yield* Clock.currentTimeMillis
           const wait = lastCall + fetchSpacing - before
           if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+          // fetch only when the buffer has room for more (what is read waits decoded in memory)
+          yield* reader.buffer.awaitRoom
+          if (reader.stopped) break
           const called = yield* Clock.currentTimeMillis
           lastCall = called
-          const result: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator> = yield* kinesis.getRecords({
-            shardIterator: iterator,
-            limit: recordLimit,
-            stream: address._tag === "StreamArn" ? address : undefined
-          }).pipe(
-            Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
-            Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
-            (effect) => retrying(reader, effect)
-          )
+          let result: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator> | undefined = yield* kinesis
+            .getRecords({
+              shardIterator: iterator,
+              limit: recordLimit,
+              stream: address._tag === "StreamArn" ? address : undefined
+            }).pipe(
+              Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
+              Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
+              (effect) => retrying(reader, effect)
+            )
           const now = yield* Clock.currentTimeMillis
           if (metricsOn) yield* Metric.update(mLatency, (now - called) / 1000)
           if (Either.isLeft(result)) {
@@ -650,38 +657,23 @@ export const make = <A, E, R>(
             continue
           }
           const response: Kinesis.GetRecordsResponse = result.right
+          result = undefined
           iterator = response.nextShardIterator
           reader.millisBehindLatest = response.millisBehindLatest
           if (metricsOn && response.millisBehindLatest !== undefined) {
             yield* Metric.set(reader.mBehind, response.millisBehindLatest)
           }
-          const records = response.records
-          if (records.length > 0) {
-            const { batches, error } = yield* decodeBatch(reader, records, skipThrough)
-            if (error !== undefined) {
-              for (const batch of batches) {
-                reader.emitted = batch.last
-                yield* reader.buffer.offer(batch)
-              }
-              if (metricsOn) yield* Metric.increment(mDecodeErrors)
-              return yield* Effect.fail(error)
-            }
+          const count = response.records.length
+          if (count > 0) {
+            const lastRecord = response.records[count - 1]!
+            yield* emitResponse(reader, response.records, skipThrough)
             skipThrough = undefined
-            const lastRecord = records[records.length - 1]!
             reader.lastFetched = { sequenceNumber: lastRecord.sequenceNumber }
             reader.lastArrival = lastRecord.approximateArrivalTimestamp.getTime()
-            // a response whose records all decoded to nothing still moves the position
-            const lastBatch = batches[batches.length - 1]
-            if (lastBatch === undefined || comparePosition(lastBatch.last, reader.lastFetched) < 0) {
-              batches.push({ reader, records: [], count: 0, bytes: 0, last: reader.lastFetched })
-            }
-            for (const batch of batches) {
-              reader.emitted = batch.last
-              yield* reader.buffer.offer(batch)
-            }
           }
-          if (iterator !== undefined && (records.length === 0 || response.millisBehindLatest === 0)) {
-            // caught up: idle before the next poll
+          // caught up (nothing new, or the tip reached with a partial response): idle before the next poll
+          const caughtUp = count === 0 || (response.millisBehindLatest === 0 && count < recordLimit)
+          if (iterator !== undefined && caughtUp) {
             yield* Effect.sleep(Duration.millis(Math.max(0, idleDelay - fetchSpacing)))
           }
         }
