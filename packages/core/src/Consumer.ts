@@ -44,6 +44,9 @@ import type { StreamAddress } from "./StreamAddress.js"
  * `checkpoint` stores a checkpoint at this record now (fenced by the lease): the way to checkpoint in
  * `checkpoint: "manual"` mode, and a way to force one in auto mode.
  *
+ * The fields are getters over the processor's decoded record (nothing is copied per record):
+ * `JSON.stringify(record)` shows them, but `{ ...record }` does not — read the fields you need.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -221,24 +221,70 @@ interface Reader<A, E> {
   readonly mExpired: Metric.Metric.Counter<number>
 }
 
+/**
+ * A user record as the processor decoded it, plus where a checkpoint at it points (no copies: the
+ * fields are getters over the decoded record; `JSON.stringify` shows them, an object spread does not).
+ */
 class RecordImpl<A> implements ConsumerRecord<A> {
   constructor(
-    readonly value: A,
-    readonly shardId: string,
-    readonly sequenceNumber: string,
-    readonly subSequenceNumber: number | undefined,
-    readonly partitionKey: string,
-    readonly explicitHashKey: string | undefined,
-    readonly approximateArrivalTimestamp: Date,
-    /** Position a checkpoint at this record stores. */
-    private readonly position: Checkpointer.Checkpoint,
+    private readonly user: Processor.UserRecord<A>,
+    /** The last user record of its Kinesis record: a checkpoint here covers the whole Kinesis record. */
+    readonly closesRecord: boolean,
     private readonly commit: (position: Checkpointer.Checkpoint) => Effect.Effect<
       void,
       Checkpointer.LeaseLost | Checkpointer.CheckpointerError
     >
   ) {}
+  get value(): A {
+    return this.user.value
+  }
+  get shardId(): string {
+    return this.user.shardId
+  }
+  get sequenceNumber(): string {
+    return this.user.sequenceNumber
+  }
+  get subSequenceNumber(): number | undefined {
+    return this.user.subSequenceNumber
+  }
+  get partitionKey(): string {
+    return this.user.partitionKey
+  }
+  get explicitHashKey(): string | undefined {
+    return this.user.explicitHashKey
+  }
+  get approximateArrivalTimestamp(): Date {
+    return this.user.approximateArrivalTimestamp
+  }
+  /** Position a checkpoint at this record stores. */
+  get position(): Checkpointer.Checkpoint {
+    const user = this.user
+    return this.closesRecord || user.subSequenceNumber === undefined
+      ? { sequenceNumber: user.sequenceNumber }
+      : { sequenceNumber: user.sequenceNumber, subSequenceNumber: user.subSequenceNumber }
+  }
   get checkpoint(): Effect.Effect<void, Checkpointer.LeaseLost | Checkpointer.CheckpointerError> {
     return this.commit(this.position)
+  }
+  toJSON(): unknown {
+    const {
+      approximateArrivalTimestamp,
+      explicitHashKey,
+      partitionKey,
+      sequenceNumber,
+      shardId,
+      subSequenceNumber,
+      value
+    } = this.user
+    return {
+      value,
+      shardId,
+      sequenceNumber,
+      subSequenceNumber,
+      partitionKey,
+      explicitHashKey,
+      approximateArrivalTimestamp
+    }
   }
 }
 
@@ -535,12 +581,14 @@ export const make = <A, E, R>(
       Effect.gen(function*() {
         const shardId = reader.shard.shardId
         const doCommit = commit(reader)
-        let current: Array<ConsumerRecord<A>> = []
+        let current: Array<RecordImpl<A>> = []
         let bytes = 0
-        let last: Checkpointer.Checkpoint | undefined
+        /** The position after the last record: a whole Kinesis record, or the last chunked user record. */
+        let last: Checkpointer.Checkpoint | RecordImpl<A> | undefined
         const cut = () => {
           if (last === undefined) return undefined
-          const batch: Batch<A, E> = { reader, records: current, count: current.length, bytes, last }
+          const position = last instanceof RecordImpl ? last.position : last
+          const batch: Batch<A, E> = { reader, records: current, count: current.length, bytes, last: position }
           current = []
           bytes = 0
           reader.emitted = batch.last
@@ -572,7 +620,6 @@ export const make = <A, E, R>(
             }
           }
           bytes += record.data.length
-          const whole: Checkpointer.Checkpoint = { sequenceNumber: record.sequenceNumber }
           const n = users.length
           for (let i = 0; i < n; i++) {
             const u = users[i]!
@@ -582,27 +629,16 @@ export const make = <A, E, R>(
               record.sequenceNumber === skipThrough.sequenceNumber &&
               skipThrough.subSequenceNumber !== undefined && u.subSequenceNumber <= skipThrough.subSequenceNumber
             ) continue
-            const position: Checkpointer.Checkpoint = i === n - 1 || u.subSequenceNumber === undefined
-              ? whole
-              : { sequenceNumber: record.sequenceNumber, subSequenceNumber: u.subSequenceNumber }
-            current.push(
-              new RecordImpl(
-                u.value,
-                shardId,
-                u.sequenceNumber,
-                u.subSequenceNumber,
-                u.partitionKey,
-                u.explicitHashKey,
-                u.approximateArrivalTimestamp,
-                position,
-                doCommit
-              )
-            )
-            last = position
+            const r = new RecordImpl(u, i === n - 1, doCommit)
+            current.push(r)
+            last = r
             if (current.length >= chunkSize) yield* reader.buffer.offer(cut()!)
           }
           // a record that decoded to nothing (or only skipped sub-records) still moves the position
-          last = whole
+          // (the last user record of this Kinesis record already stands for it; otherwise the record does)
+          if (!(last instanceof RecordImpl && last.closesRecord && last.sequenceNumber === record.sequenceNumber)) {
+            last = { sequenceNumber: record.sequenceNumber }
+          }
         }
         const batch = cut()
         if (batch !== undefined) yield* reader.buffer.offer(batch)
