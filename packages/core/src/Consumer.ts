@@ -146,9 +146,9 @@ export interface ConsumerOptions<A, E = never, R = never> {
   readonly shardRefreshInterval?: Duration.DurationInput | undefined
   /** Shards this worker reads at most. Default unlimited. */
   readonly maxShards?: number | undefined
-  /** Records read and not yet taken by the downstream before polling pauses. Default 20,000. */
+  /** Records read and not yet taken by the downstream before polling pauses. Default 2,000 (two chunks: a larger buffer mostly adds garbage-collection work, see BENCHMARKS.md). */
   readonly maxBufferRecords?: number | undefined
-  /** Bytes read and not yet taken by the downstream before polling pauses. Default 64 MiB. */
+  /** Bytes read and not yet taken by the downstream before polling pauses. Default 16 MiB. */
   readonly maxBufferBytes?: number | undefined
   /** User records per emitted chunk (the auto-checkpoint granularity). Default 1,000. */
   readonly chunkSize?: number | undefined

@@ -9,7 +9,6 @@ import {
   Array as Arr,
   Chunk,
   Deferred,
-  type Duration,
   Effect,
   Exit,
   Fiber,
@@ -21,25 +20,10 @@ import {
   Stream,
   TestClock
 } from "effect"
+import { withClock } from "./utils/clock.js"
 
 const Keyed = Schema.Struct({ k: Schema.String, n: Schema.Number })
 type Keyed = typeof Keyed.Type
-
-/** Runs `effect` in a fiber while moving the TestClock forward in `step`s until it is done. */
-const withClock = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  step: Duration.DurationInput = "100 millis",
-  maxSteps = 20_000
-) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(effect)
-    for (let i = 0; i < maxSteps; i++) {
-      const done = yield* Fiber.poll(fiber)
-      if (Option.isSome(done)) break
-      yield* TestClock.adjust(step)
-    }
-    return yield* Fiber.join(fiber)
-  })
 
 /** Writes `count` records over `keys` partition keys, numbered per key from `from`. */
 const produce = (from: number, count: number, keys = 10) =>

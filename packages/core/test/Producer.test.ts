@@ -9,7 +9,6 @@ import {
   Array as Arr,
   Cause,
   Chunk,
-  type Duration,
   Effect,
   Exit,
   Fiber,
@@ -20,27 +19,12 @@ import {
   Stream,
   TestClock
 } from "effect"
+import { withClock } from "./utils/clock.js"
 
 const decoder = new TextDecoder()
 const decode = (data: Uint8Array): unknown => JSON.parse(decoder.decode(data))
 
 const putCalls = Effect.map(KinesisTest.calls, (calls) => calls.filter((c) => c.operation === "putRecords"))
-
-/** Runs `effect` in a fiber while moving the TestClock forward in `step`s until it is done. */
-const withClock = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  step: Duration.DurationInput = "100 millis",
-  maxSteps = 100_000
-) =>
-  Effect.gen(function*() {
-    const fiber = yield* Effect.fork(effect)
-    for (let i = 0; i < maxSteps; i++) {
-      const done = yield* Fiber.poll(fiber)
-      if (Option.isSome(done)) break
-      yield* TestClock.adjust(step)
-    }
-    return yield* Fiber.join(fiber)
-  })
 
 const engine = (shards = 1, limits: Partial<KinesisTest.Limits> | false = false) =>
   KinesisTest.layer({ streams: { s: { shards } }, limits })

@@ -82,14 +82,7 @@ export type DecodeErrorPolicy<E, R> =
 export type ConsumerError = ServiceError | DecodeError | Checkpointer.CheckpointerError | InvalidStreamAddress
 
 /** @internal */
-export interface ConsumerRecord<A> {
-  readonly value: A
-  readonly shardId: string
-  readonly sequenceNumber: string
-  readonly subSequenceNumber: number | undefined
-  readonly partitionKey: string
-  readonly explicitHashKey: string | undefined
-  readonly approximateArrivalTimestamp: Date
+export interface ConsumerRecord<A> extends Processor.UserRecord<A> {
   readonly checkpoint: Effect.Effect<void, Checkpointer.LeaseLost | Checkpointer.CheckpointerError>
 }
 
@@ -143,8 +136,8 @@ export const defaults = {
   idleDelay: Duration.seconds(1),
   shardRefreshInterval: Duration.seconds(30),
   maxShards: Infinity,
-  maxBufferRecords: 20_000,
-  maxBufferBytes: 64 * 1024 * 1024,
+  maxBufferRecords: 2_000,
+  maxBufferBytes: 16 * 1024 * 1024,
   chunkSize: 1_000,
   checkpointInterval: Duration.seconds(5),
   checkpointEvery: 10_000,
@@ -267,24 +260,7 @@ class RecordImpl<A> implements ConsumerRecord<A> {
     return this.commit(this.position)
   }
   toJSON(): unknown {
-    const {
-      approximateArrivalTimestamp,
-      explicitHashKey,
-      partitionKey,
-      sequenceNumber,
-      shardId,
-      subSequenceNumber,
-      value
-    } = this.user
-    return {
-      value,
-      shardId,
-      sequenceNumber,
-      subSequenceNumber,
-      partitionKey,
-      explicitHashKey,
-      approximateArrivalTimestamp
-    }
+    return this.user
   }
 }
 
