@@ -826,8 +826,8 @@ export const make = <A, E, R>(
       // still under the fair share: ask the most loaded workers for shards (hand-offs already asked for
       // count as ours: asking again before they arrive would take more than the share)
       let mine = held()
-      const fresh = 2 * Duration.toMillis(checkpointer.heartbeatInterval) // an owner answers within a heartbeat
-      for (const [shardId, at] of requested) if (now - at > fresh) requested.delete(shardId)
+      const answerWindow = 2 * Duration.toMillis(checkpointer.heartbeatInterval) // owners answer within a heartbeat
+      for (const [shardId, at] of requested) if (now - at > answerWindow) requested.delete(shardId)
       for (const shard of readable) {
         const state = stored.get(shard.shardId)
         if (
