@@ -154,13 +154,14 @@ export const consumerBytes = Metric.counter("kinesis_consumer_bytes_total", {
 })
 
 /**
- * How far a shard's reader is behind the tip of the shard, as GetRecords reports it (tag: stream, shard).
+ * How far a shard's reader is behind the tip of the shard, in seconds: GetRecords' MillisBehindLatest ÷ 1000
+ * (Prometheus wants base units) (tag: stream, shard).
  *
  * @since 0.1.0
  * @category metrics
  */
-export const consumerMillisBehindLatest = Metric.gauge("kinesis_consumer_millis_behind_latest", {
-  description: "MillisBehindLatest of the last GetRecords of a shard"
+export const consumerBehindLatest = Metric.gauge("kinesis_consumer_behind_latest_seconds", {
+  description: "How far behind the tip of its shard the last GetRecords was (MillisBehindLatest / 1000)"
 })
 
 /**

@@ -226,7 +226,7 @@ describe("PrometheusMetrics", () => {
       const consumed = family(families, "kinesis_consumer_records_total").metrics
         .filter((m) => m.labels?.stream === stream)
       assert.deepStrictEqual(consumed.map((m) => [m.labels?.shard, m.value]), [["shardId-000000000000", "40"]])
-      const behind = family(families, "kinesis_consumer_millis_behind_latest")
+      const behind = family(families, "kinesis_consumer_behind_latest_seconds")
       assert.strictEqual(behind.type, "GAUGE")
       assert.isTrue(behind.metrics.some((m) => m.labels?.stream === stream && m.labels?.shard !== undefined))
       assert.strictEqual(family(families, "kinesis_consumer_leases_held").type, "GAUGE")

@@ -673,7 +673,7 @@ export const make = <A, E, R>(
           iterator = response.nextShardIterator
           reader.millisBehindLatest = response.millisBehindLatest
           if (metricsOn && response.millisBehindLatest !== undefined) {
-            yield* Metric.set(reader.mBehind, response.millisBehindLatest)
+            yield* Metric.set(reader.mBehind, response.millisBehindLatest / 1000)
           }
           const count = response.records.length
           if (count > 0) {
@@ -746,7 +746,7 @@ export const make = <A, E, R>(
           recordsDelivered: 0,
           mRecords: tag(KinesisMetrics.consumerRecords, shardId),
           mBytes: tag(KinesisMetrics.consumerBytes, shardId),
-          mBehind: tag(KinesisMetrics.consumerMillisBehindLatest, shardId),
+          mBehind: tag(KinesisMetrics.consumerBehindLatest, shardId),
           mThrottles: tag(KinesisMetrics.consumerThrottles, shardId),
           mExpired: tag(KinesisMetrics.consumerExpiredIterators, shardId)
         }
