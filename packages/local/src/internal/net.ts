@@ -78,6 +78,10 @@ export const listenScoped = (
       })
   )
 
+/** Children still running, killed together if this process exits before their scopes close. */
+const liveChildren = new Set<ChildProcess>()
+let exitHookInstalled = false
+
 /**
  * Spawns a child process for the scope: on release it gets SIGTERM, then SIGKILL after `killAfter`.
  * The child is also killed if this process exits first. @internal
@@ -97,9 +101,15 @@ export const spawnScoped = (
       }
       child.stdout?.on("data", keep)
       child.stderr?.on("data", keep)
-      const onExit = () => child.kill("SIGKILL")
-      process.once("exit", onExit)
-      child.once("exit", () => process.removeListener("exit", onExit))
+      // killed with this process if it exits without closing the scope (one listener for all children)
+      liveChildren.add(child)
+      if (!exitHookInstalled) {
+        exitHookInstalled = true
+        process.once("exit", () => {
+          for (const c of liveChildren) c.kill("SIGKILL")
+        })
+      }
+      child.once("exit", () => liveChildren.delete(child))
       child.once("error", (cause) =>
         resume(
           Effect.fail(
