@@ -181,7 +181,7 @@ export const toDatum = (
     }
     datum.StatisticValues = { SampleCount: sample.sampleCount, Sum: sum, Minimum: minimum, Maximum: maximum }
   }
-  // the AWS JSON protocol sends Timestamp as epoch seconds; 1e10 is as long as any such number gets
+  // the AWS JSON protocol sends Timestamp as epoch seconds; no such number reaches 1e10
   const size = Buffer.byteLength(JSON.stringify({ ...datum, Timestamp: 1e10 + 0.123 })) + 1
   return { datum, sample, size }
 }
