@@ -11,7 +11,6 @@ import { compare, type Row, type Suite } from "./harness.js"
 
 const N = 50_000
 const SHARDS = 4
-const encoder = new TextEncoder()
 
 const valuesOf = (size: number) =>
   Arr.makeBy(N, (i) => ({ id: i, customer: `customer-${i % 1000}`, payload: "x".repeat(size - 50) }))
@@ -45,7 +44,7 @@ const baseline = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>, kpl:
       }
     } else {
       for (let i = 0; i < values.length; i++) {
-        batch.push({ data: encoder.encode(JSON.stringify(values[i])), partitionKey: `k${i}` })
+        batch.push({ data: Processor.json.serializer.encode(values[i]), partitionKey: `k${i}` })
         if (batch.length === 500) yield* flush
       }
     }

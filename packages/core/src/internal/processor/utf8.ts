@@ -70,8 +70,13 @@ export const writeUtf8 = (s: string, target: Uint8Array, offset: number): number
   return p - offset
 }
 
-/** UTF-8 bytes of `s` (a fresh array). */
-export const encodeUtf8 = (s: string): Uint8Array => encoder.encode(s)
+/**
+ * UTF-8 bytes of `s`. `Buffer.from` takes short results (under 4 KiB) from Node's shared 8 KiB pool
+ * instead of allocating an `ArrayBuffer` each, as `TextEncoder.encode` does: ~3× cheaper for a
+ * 100-byte JSON record. The result is a `Uint8Array` (a `Buffer`) viewing part of that pool, so
+ * `data.buffer` is not the record's alone; use `data` itself (offset and length).
+ */
+export const encodeUtf8 = (s: string): Uint8Array => Buffer.from(s, "utf8")
 
 /**
  * Reads `bytes[start, end)` as UTF-8. Throws a `TypeError` on malformed UTF-8 (no silent U+FFFD).
