@@ -110,6 +110,11 @@ export interface Entry<A> {
   readonly partitionKey: string
   /** Decimal 128-bit hash key that overrides MD5(partitionKey) for shard choice. */
   readonly explicitHashKey?: string | undefined
+  /**
+   * The UTF-8 length of `partitionKey`, when the caller knows it (the producer does for the keys it
+   * makes up): the accumulator then does not measure the key. It must be exact.
+   */
+  readonly partitionKeyBytes?: number | undefined
 }
 
 /**

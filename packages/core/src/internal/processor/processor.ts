@@ -110,7 +110,7 @@ class AccumulatorImpl<A> implements Accumulator<A> {
         const reason = validate(item)
         if (reason !== undefined) return Either.left(new EncodeError({ record: entry.value, cause: new Error(reason) }))
       }
-      const pkBytes = utf8Length(entry.partitionKey)
+      const pkBytes = entry.partitionKeyBytes ?? utf8Length(entry.partitionKey)
       const ehk = entry.explicitHashKey
       const size = dataLengthOf(item.length, pkBytes, ehk === undefined ? undefined : utf8Length(ehk)) + pkBytes
       if (size > maxRecordSize) {

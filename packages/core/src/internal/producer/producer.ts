@@ -20,6 +20,7 @@
  *
  * @internal
  */
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -28,7 +29,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
-import * as Metric from "effect/Metric"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -50,6 +51,7 @@ import type * as Processor from "../../Processor.js"
 import type { Producer as PublicProducer, ProducerOptions } from "../../Producer.js"
 import * as ShardMap from "../../ShardMap.js"
 import * as StreamAddress from "../../StreamAddress.js"
+import * as Metrics from "../metrics.js"
 import { TokenBucket } from "./tokenBucket.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -307,18 +309,21 @@ export const make = <A>(
     }
     const metricsOn = options.metrics !== false
     const preserveOrder = options.preserveOrder !== false
-    const mRecords = Metric.tagged(KinesisMetrics.producerRecords, "stream", streamLabel)
-    const mKinesisRecords = Metric.tagged(KinesisMetrics.producerKinesisRecords, "stream", streamLabel)
-    const mBytes = Metric.tagged(KinesisMetrics.producerBytes, "stream", streamLabel)
-    const mRequests = Metric.tagged(KinesisMetrics.producerRequests, "stream", streamLabel)
-    const mBatch = Metric.tagged(KinesisMetrics.producerBatchSize, "stream", streamLabel)
-    const mLatency = Metric.tagged(KinesisMetrics.producerPutLatency, "stream", streamLabel)
-    const mThrottled = Metric.tagged(KinesisMetrics.producerThrottledRecords, "stream", streamLabel)
-    const mRetries = Metric.tagged(KinesisMetrics.producerRetries, "stream", streamLabel)
-    const mFailed = Metric.tagged(KinesisMetrics.producerFailedRecords, "stream", streamLabel)
-    const mQueueRecords = Metric.tagged(KinesisMetrics.producerQueueRecords, "stream", streamLabel)
-    const mQueueBytes = Metric.tagged(KinesisMetrics.producerQueueBytes, "stream", streamLabel)
+    const { bind } = yield* Metrics.binder(["stream", streamLabel])
+    const mRecords = bind(KinesisMetrics.producerRecords)
+    const mKinesisRecords = bind(KinesisMetrics.producerKinesisRecords)
+    const mBytes = bind(KinesisMetrics.producerBytes)
+    const mRequests = bind(KinesisMetrics.producerRequests)
+    const mBatch = bind(KinesisMetrics.producerBatchSize)
+    const mLatency = bind(KinesisMetrics.producerPutLatency)
+    const mThrottled = bind(KinesisMetrics.producerThrottledRecords)
+    const mRetries = bind(KinesisMetrics.producerRetries)
+    const mFailed = bind(KinesisMetrics.producerFailedRecords)
+    const mQueueRecords = bind(KinesisMetrics.producerQueueRecords)
+    const mQueueBytes = bind(KinesisMetrics.producerQueueBytes)
     const scope = yield* Effect.scope
+    // the clock of the fiber making the producer (its fibers are forked from it): read without an Effect
+    const clock = yield* Effect.clock
 
     // -- stream creation and shard map ---------------------------------------------------------
     if (options.createStream !== undefined) {
@@ -413,10 +418,11 @@ export const make = <A>(
         retries.delete(p)
         for (const r of p.records) items.push(r as Item<A>)
       }
-      const added = new Set<Item<A>>()
-      const error = addItems(items, now, added)
+      const groups: Array<ReadonlyArray<Item<A>>> = []
+      const error = addItems(items, now, groups)
       if (error !== undefined) {
         // they were encoded once already; should one fail now (a value changed since), it is reported
+        const added = new Set(groups.flat())
         const failed = items.filter((item) => !added.has(item)).map((item): Pending<A> => {
           const p: Pending<A> = { data: new Uint8Array(0), partitionKey: item.partitionKey, records: [item], size: 0 }
           outstandingRecords += 1
@@ -530,7 +536,7 @@ export const make = <A>(
     const addItems = (
       items: ReadonlyArray<Item<A>>,
       now: number,
-      added?: Set<Item<A>>
+      added?: Array<ReadonlyArray<Item<A>>>
     ): EncodeError | RecordTooLarge | undefined => {
       // group by lane, keeping order within each lane
       const groups = new Map<Lane<A>, Array<Item<A>>>()
@@ -547,7 +553,7 @@ export const make = <A>(
         if (Either.isLeft(result)) return result.left
         accumulatingBytes += lane.accumulator.pendingBytes - pendingBefore
         outstandingRecords += group.length
-        if (added !== undefined) { for (const item of group) added.add(item) }
+        added?.push(group)
         if (wasEmpty && lane.accumulator.pendingRecords > 0) lane.accumulatingSince = now
         pushReady(lane, result.right, wasEmpty ? now : lane.accumulatingSince)
         if (lane.accumulator.pendingRecords === 0) lane.accumulatingSince = 0
@@ -556,10 +562,14 @@ export const make = <A>(
     }
 
     // -- delivery ------------------------------------------------------------------------------
-    const resolveAggregate = (pending: Pending<A>, delivery: Delivery) => {
+    const resolveAggregate = (pending: Pending<A>, result: Delivery) => {
+      let delivery: Exit.Exit<Delivery> | undefined // made only when a `send` waits for it
       for (const entry of pending.records) {
         const item = entry as Item<A>
-        if (item.deferred !== undefined) Deferred.unsafeDone(item.deferred, Exit.succeed(delivery))
+        if (item.deferred !== undefined) {
+          delivery ??= Exit.succeed({ shardId: result.shardId, sequenceNumber: result.sequenceNumber })
+          Deferred.unsafeDone(item.deferred, delivery)
+        }
       }
     }
 
@@ -599,6 +609,7 @@ export const make = <A>(
      */
     const retryLane = (lane: Lane<A>, list: Array<Pending<A>>, input: RetryInput, now: number) =>
       Effect.suspend(() => {
+        // the lane stays in flight (nothing of it is sent) until every record's schedule has decided
         lane.ready = list.concat(lane.ready.slice(lane.readyHead))
         lane.readyHead = 0
         for (const p of list) lane.readyBytes += p.size
@@ -631,95 +642,122 @@ export const make = <A>(
             }
           }
         )
-      }).pipe(Effect.zipRight(metricsOn ? Metric.incrementBy(mRetries, list.length) : Effect.void))
+      }).pipe(Effect.ensuring(Effect.sync(() => {
+        lane.inFlight = false
+        if (metricsOn) mRetries(list.length)
+      })))
 
     interface Taken {
       readonly lane: Lane<A>
       readonly list: Array<Pending<A>>
     }
 
+    /**
+     * One PutRecords request and what its response means for each record. Everything but the call
+     * and the retry schedules' steps (failures only) runs synchronously: a request costs few Effect
+     * steps, since there is one per 500 records.
+     */
     const send = (batch: ReadonlyArray<Taken>, entries: Array<Kinesis.PutRecordsEntry>) =>
-      Effect.gen(function*() {
-        const started = yield* Clock.currentTimeMillis
-        const result = yield* Effect.either(kinesis.putRecords({ stream, records: entries }))
-        const now = yield* Clock.currentTimeMillis
-        if (metricsOn) {
-          yield* Metric.increment(mRequests)
-          yield* Metric.update(mBatch, entries.length)
-          yield* Metric.update(mLatency, (now - started) / 1000)
-        }
-        if (Either.isLeft(result)) {
-          const error = result.left
-          for (const { lane, list } of batch) {
-            for (const p of list) {
-              const info = retryInfo(p)
-              info.attempts++
-              info.lastCode = error._tag
-              info.lastMessage = error.message
-            }
-            if (isRetryable(error)) yield* retryLane(lane, list, { _tag: "RequestFailed", error }, now)
-            else failAggregates(list)
-            lane.inFlight = false
+      Effect.suspend(() => {
+        const started = clock.unsafeCurrentTimeMillis()
+        return Effect.flatMap(Effect.either(kinesis.putRecords({ stream, records: entries })), (result) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (metricsOn) {
+            mRequests(1)
+            mBatch(entries.length)
+            mLatency((now - started) / 1000)
           }
-        } else {
-          const response = result.right
-          let index = 0
-          let deliveredRecords = 0
-          let deliveredKinesis = 0
-          let deliveredBytes = 0
-          let throttled = 0
-          let unexpectedShard = false
-          for (const { lane, list } of batch) {
-            const again: Array<Pending<A>> = []
-            const hopeless: Array<Pending<A>> = []
-            const codes: Array<string> = []
-            for (const p of list) {
-              const r = response.records[index++]
-              if (r !== undefined && r._tag === "Success") {
-                if (retries.size > 0) retries.delete(p)
-                resolveAggregate(p, { shardId: r.shardId, sequenceNumber: r.sequenceNumber })
-                deliveredRecords += p.records.length
-                deliveredKinesis++
-                deliveredBytes += p.size
-                outstandingRecords -= p.records.length
-                outstandingBytes -= p.size
-                if (lane.shard !== undefined && r.shardId !== lane.id) unexpectedShard = true
-                if (lane.shard === undefined) seenShards.add(r.shardId)
-              } else {
+          // lanes with records to retry stay in flight until their schedules have decided
+          const retrying: Array<Effect.Effect<void>> = []
+          let refresh = false
+          if (Either.isLeft(result)) {
+            const error = result.left
+            for (const { lane, list } of batch) {
+              for (const p of list) {
                 const info = retryInfo(p)
                 info.attempts++
-                info.lastCode = r === undefined ? "MissingResult" : r.errorCode
-                info.lastMessage = r === undefined ? "PutRecords returned fewer results than records" : r.errorMessage
-                if (
-                  info.lastCode === "ProvisionedThroughputExceededException" ||
-                  info.lastCode === "KMSThrottlingException"
-                ) {
-                  throttled++
-                }
-                codes.push(info.lastCode)
-                if (r === undefined || RETRYABLE_CODES.has(r.errorCode)) again.push(p)
-                else hopeless.push(p)
+                info.lastCode = error._tag
+                info.lastMessage = error.message
+              }
+              if (isRetryable(error)) retrying.push(retryLane(lane, list, { _tag: "RequestFailed", error }, now))
+              else {
+                failAggregates(list)
+                lane.inFlight = false
               }
             }
-            failAggregates(hopeless)
-            if (again.length > 0) yield* retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes }, now)
-            lane.inFlight = false
+          } else {
+            const response = result.right
+            let index = 0
+            let deliveredRecords = 0
+            let deliveredKinesis = 0
+            let deliveredBytes = 0
+            let throttled = 0
+            let unexpectedShard = false
+            for (const { lane, list } of batch) {
+              let again: Array<Pending<A>> | undefined
+              let hopeless: Array<Pending<A>> | undefined
+              let codes: Array<string> | undefined
+              for (const p of list) {
+                const r = response.records[index++]
+                if (r !== undefined && r._tag === "Success") {
+                  if (retries.size > 0) retries.delete(p)
+                  resolveAggregate(p, r)
+                  deliveredRecords += p.records.length
+                  deliveredKinesis++
+                  deliveredBytes += p.size
+                  outstandingRecords -= p.records.length
+                  outstandingBytes -= p.size
+                  if (lane.shard !== undefined && r.shardId !== lane.id) unexpectedShard = true
+                  if (lane.shard === undefined) seenShards.add(r.shardId)
+                } else {
+                  const info = retryInfo(p)
+                  info.attempts++
+                  info.lastCode = r === undefined ? "MissingResult" : r.errorCode
+                  info.lastMessage = r === undefined
+                    ? "PutRecords returned fewer results than records"
+                    : r.errorMessage
+                  if (
+                    info.lastCode === "ProvisionedThroughputExceededException" ||
+                    info.lastCode === "KMSThrottlingException"
+                  ) {
+                    throttled++
+                  }
+                  ;(codes ??= []).push(info.lastCode)
+                  if (r === undefined || RETRYABLE_CODES.has(r.errorCode)) (again ??= []).push(p)
+                  else (hopeless ??= []).push(p)
+                }
+              }
+              if (hopeless !== undefined) failAggregates(hopeless)
+              if (again !== undefined) {
+                retrying.push(retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes ?? [] }, now))
+              } else lane.inFlight = false
+            }
+            delivered += deliveredRecords
+            if (metricsOn) {
+              mRecords(deliveredRecords)
+              mKinesisRecords(deliveredKinesis)
+              mBytes(deliveredBytes)
+              if (throttled > 0) mThrottled(throttled)
+            }
+            if (unexpectedShard && !refreshing) {
+              refreshing = true
+              refresh = true
+            }
           }
-          delivered += deliveredRecords
-          if (metricsOn) {
-            yield* Metric.incrementBy(mRecords, deliveredRecords)
-            yield* Metric.incrementBy(mKinesisRecords, deliveredKinesis)
-            yield* Metric.incrementBy(mBytes, deliveredBytes)
-            if (throttled > 0) yield* Metric.incrementBy(mThrottled, throttled)
+          const done = () => {
+            inFlightRequests--
+            releaseSpace()
+            notify()
           }
-          if (unexpectedShard && !refreshing) {
-            refreshing = true
-            yield* refreshMap
+          if (retrying.length === 0 && !refresh) {
+            done()
+            return Effect.void
           }
-        }
-        inFlightRequests--
-        releaseSpace()
-        notify()
+          return Effect.forEach(retrying, identity, { discard: true }).pipe(
+            Effect.zipRight(refresh ? refreshMap : Effect.void),
+            Effect.ensuring(Effect.sync(done))
+          )
+        })
       })
 
     /** Re-lists shards after a response revealed a shard the map does not know (a reshard). */
@@ -900,17 +938,17 @@ export const make = <A>(
       while (true) {
         // whole milliseconds: jittered delays put fractional instants on the clock, and a sleep of a
         // fraction of a nanosecond would wake the pump before anything could change (a busy loop)
-        const now = Math.floor(yield* Clock.currentTimeMillis)
+        const now = Math.floor(clock.unsafeCurrentTimeMillis())
         const signal = wake
         const { nextAt, started } = pumpOnce(now)
         for (const request of started) yield* FiberSet.run(requests, request)
         if (metricsOn) {
           if (failedSinceReport > 0) {
-            yield* Metric.incrementBy(mFailed, failedSinceReport)
+            mFailed(failedSinceReport)
             failedSinceReport = 0
           }
-          yield* Metric.set(mQueueRecords, outstandingRecords)
-          yield* Metric.set(mQueueBytes, outstandingBytes + accumulatingBytes)
+          mQueueRecords(outstandingRecords)
+          mQueueBytes(outstandingBytes + accumulatingBytes)
         }
         releaseSpace()
         if (nextAt === Infinity) yield* Deferred.await(signal)
@@ -927,8 +965,10 @@ export const make = <A>(
 
     // -- API -------------------------------------------------------------------------------------
     const defaultKey = (() => {
+      // at most 12 characters: V8 keeps a string that short flat (longer concatenations are trees,
+      // slower to read when the key is measured and written)
       let counter = Math.floor(Math.random() * 2 ** 31)
-      const prefix = Math.random().toString(36).slice(2, 8)
+      const prefix = Math.random().toString(36).slice(2, 6)
       return () => `${prefix}-${(counter++).toString(36)}`
     })()
     const keyOf = options.partitionKey ?? defaultKey
@@ -951,12 +991,14 @@ export const make = <A>(
         explicitHashKey = putOptions?.explicitHashKey
       }
       if (partitionKey === undefined && explicitHashKey === undefined && options.partitionKey === undefined) {
-        return { value, partitionKey: defaultKey(), explicitHashKey: undefined, deferred, generated: true }
+        const partitionKey = defaultKey()
+        // generated keys are ASCII: one byte per character
+        return { value, partitionKey, partitionKeyBytes: partitionKey.length, explicitHashKey: undefined, deferred, generated: true }
       }
       const key = partitionKey ?? keyOf(value)
       const invalid = checkKey(key, explicitHashKey, value)
       if (invalid !== undefined) return invalid
-      return { value, partitionKey: key, explicitHashKey, deferred, generated: false }
+      return { value, partitionKey: key, partitionKeyBytes: undefined, explicitHashKey, deferred, generated: false }
     }
 
     const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
@@ -967,35 +1009,42 @@ export const make = <A>(
     })
 
     const offerItems = (items: ReadonlyArray<Item<A>>): Effect.Effect<void, ProducerError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.suspend(() => {
-          // groups (one per shard lane) are added one by one, each all or nothing: remember which made it
-          const added = new Set<Item<A>>()
-          const error = addItems(items, now, added)
-          if (error === undefined) {
-            notify()
-            return Effect.void
-          }
-          // add the rest one by one up to the bad record (never an item twice), then fail with its error.
-          // Records of other lanes that came after it in the same call may already be in.
-          for (const item of items) {
-            if (added.has(item)) continue
-            const single = addItems([item], now)
-            if (single !== undefined) {
-              notify()
-              return Effect.fail(single)
-            }
-          }
+      Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        // groups (one per shard lane) are added one by one, each all or nothing: remember which made it
+        const groups: Array<ReadonlyArray<Item<A>>> = []
+        const error = addItems(items, now, groups)
+        if (error === undefined) {
           notify()
-          return Effect.fail(error)
-        }))
+          return Effect.void
+        }
+        const added = new Set(groups.flat())
+        // add the rest one by one up to the bad record (never an item twice), then fail with its error.
+        // Records of other lanes that came after it in the same call may already be in.
+        for (const item of items) {
+          if (added.has(item)) continue
+          const single = addItems([item], now)
+          if (single !== undefined) {
+            notify()
+            return Effect.fail(single)
+          }
+        }
+        notify()
+        return Effect.fail(error)
+      })
 
     const offer = (values: Iterable<A | ProducerRecord<A>>): Effect.Effect<void, ProducerError> =>
       Effect.suspend(() => {
+        // a Chunk from a Stream is usually backed by an array: index it rather than iterate
+        const inputs = Chunk.isChunk(values)
+          ? Chunk.toReadonlyArray(values)
+          : Array.isArray(values)
+          ? values as ReadonlyArray<A | ProducerRecord<A>>
+          : Array.from(values)
         const batch: Array<Item<A>> = []
         let invalid: InvalidPartitionKey | undefined
-        for (const value of values) {
-          const item = toItem(value, undefined)
+        for (let i = 0; i < inputs.length; i++) {
+          const item = toItem(inputs[i]!, undefined)
           if (item instanceof InvalidPartitionKey) {
             invalid = item
             break
@@ -1009,7 +1058,7 @@ export const make = <A>(
             waitForRoom,
             Effect.suspend(() => {
               const room = Math.max(1, maxQueueRecords - outstandingRecords)
-              const slice = batch.slice(from, from + room)
+              const slice = from === 0 && room >= batch.length ? batch : batch.slice(from, from + room)
               return Effect.zipRight(offerItems(slice), loop(from + slice.length))
             })
           )
