@@ -112,7 +112,8 @@ class AccumulatorImpl<A> implements Accumulator<A> {
       }
       const pkBytes = entry.partitionKeyBytes ?? utf8Length(entry.partitionKey)
       const ehk = entry.explicitHashKey
-      const size = dataLengthOf(item.length, pkBytes, ehk === undefined ? undefined : utf8Length(ehk)) + pkBytes
+      // an explicit hash key is decimal digits (anything else is refused by Kinesis): 1 byte each
+      const size = dataLengthOf(item.length, pkBytes, ehk === undefined ? undefined : ehk.length) + pkBytes
       if (size > maxRecordSize) {
         return Either.left(
           new RecordTooLarge({ size, maxSize: maxRecordSize, partitionKey: entry.partitionKey, record: entry.value })

@@ -37,13 +37,13 @@ import * as Intervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Kinesis from "../../Kinesis.js"
 import {
-  type EncodeError,
+  EncodeError,
   type FailedRecord,
   InvalidPartitionKey,
   type InvalidStreamAddress,
   isRetryable,
   PutRecordsFailed,
-  type RecordTooLarge,
+  RecordTooLarge,
   type ServiceError
 } from "../../KinesisError.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
@@ -52,6 +52,8 @@ import type { Producer as PublicProducer, ProducerOptions } from "../../Producer
 import * as ShardMap from "../../ShardMap.js"
 import * as StreamAddress from "../../StreamAddress.js"
 import * as Metrics from "../metrics.js"
+import * as Aggregators from "../processor/aggregators.js"
+import { utf8Length } from "../processor/utf8.js"
 import { TokenBucket } from "./tokenBucket.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -153,19 +155,40 @@ export interface PutOptions {
 // engine state
 // ---------------------------------------------------------------------------------------------
 
-interface Item<A> extends Processor.Entry<A> {
-  readonly deferred: Deferred.Deferred<Delivery, ProducerError> | undefined
-  /**
-   * The producer made the partition key up (the default): it is unique, so no ordering rule applies,
-   * and the record is routed to a shard chosen by weight instead of by MD5 of the key (an explicit hash
-   * key inside that shard says so to Kinesis, unless the aggregate carries the shard's own).
-   */
-  readonly generated: boolean
-  explicitHashKey?: string | undefined
+const NO_DATA = new Uint8Array(0)
+
+/**
+ * A user record. When the processor does not aggregate (one user record per Kinesis record, as
+ * `Processor.json`), it is also its own Kinesis record and PutRecords entry: `data` and `size` are
+ * set when it is encoded, and no `Aggregate` is made for it (one object per record, not three).
+ */
+class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
+  data: Uint8Array = NO_DATA
+  size = 0
+  constructor(
+    readonly value: A,
+    readonly partitionKey: string,
+    /** Known for generated keys (ASCII), so the accumulator need not measure them. */
+    readonly partitionKeyBytes: number | undefined,
+    public explicitHashKey: string | undefined,
+    readonly deferred: Deferred.Deferred<Delivery, ProducerError> | undefined,
+    /**
+     * The producer made the partition key up (the default): it is unique, so no ordering rule applies,
+     * and the record is routed to a shard chosen by weight instead of by MD5 of the key (an explicit
+     * hash key inside that shard says so to Kinesis, unless the aggregate carries the shard's own).
+     */
+    readonly generated: boolean
+  ) {}
 }
 
 /** A Kinesis record waiting in a lane (it is also the PutRecords entry sent for it). */
-type Pending<A> = Processor.Aggregate<A>
+type Pending<A> = Processor.Aggregate<A> | Item<A>
+
+/** The user records a Kinesis record carries. */
+const itemsOf = <A>(p: Pending<A>): ReadonlyArray<Item<A>> =>
+  p instanceof Item ? [p] : (p.records as ReadonlyArray<Item<A>>) // the accumulator returns the entries it was given
+
+const countOf = <A>(p: Pending<A>): number => (p instanceof Item ? 1 : p.records.length)
 
 /** What a record that failed at least once carries (records that never failed carry nothing). */
 interface RetryInfo {
@@ -414,9 +437,9 @@ export const make = <A>(
       const items: Array<Item<A>> = []
       for (const p of pending) {
         outstandingBytes -= p.size
-        outstandingRecords -= p.records.length
+        outstandingRecords -= countOf(p)
         retries.delete(p)
-        for (const r of p.records) items.push(r as Item<A>)
+        for (const r of itemsOf(p)) items.push(r)
       }
       const groups: Array<ReadonlyArray<Item<A>>> = []
       const error = addItems(items, now, groups)
@@ -424,11 +447,11 @@ export const make = <A>(
         // they were encoded once already; should one fail now (a value changed since), it is reported
         const added = new Set(groups.flat())
         const failed = items.filter((item) => !added.has(item)).map((item): Pending<A> => {
-          const p: Pending<A> = { data: new Uint8Array(0), partitionKey: item.partitionKey, records: [item], size: 0 }
+          item.size = 0
           outstandingRecords += 1
-          retryInfo(p).lastCode = error._tag
-          retryInfo(p).lastMessage = error.message
-          return p
+          retryInfo(item).lastCode = error._tag
+          retryInfo(item).lastMessage = error.message
+          return item
         })
         failAggregates(failed)
       }
@@ -452,6 +475,8 @@ export const make = <A>(
     let outstandingRecords = 0 // user records accepted, not yet delivered or failed
     let outstandingBytes = 0 // their Kinesis bytes once packed (ready + in flight)
     let inFlightRequests = 0
+    /** Whether a record with a key of the user's came (until then no ordering rule can apply). */
+    let userKeys = false
     let delivered = 0
     let failures: Array<FailedRecord> = []
     let failedSinceReport = 0 // for the metric, updated by the pump
@@ -476,6 +501,29 @@ export const make = <A>(
       return info
     }
 
+    /**
+     * One user record per Kinesis record, bytes unchanged (`Processor.json`, `bytes`, `string`, ...):
+     * the producer encodes each item itself and sends it as is, with no accumulator in between. The
+     * checks and errors are the accumulator's (`Processor.Accumulator.add`).
+     */
+    const direct = processor.aggregator === Aggregators.single
+    const encode = processor.serializer.encode
+    const encodeItem = (item: Item<A>): EncodeError | RecordTooLarge | undefined => {
+      let data: Uint8Array
+      try {
+        data = encode(item.value)
+      } catch (cause) {
+        return new EncodeError({ record: item.value, cause })
+      }
+      const size = data.length + (item.partitionKeyBytes ?? utf8Length(item.partitionKey))
+      if (size > maxRecordSize) {
+        return new RecordTooLarge({ size, maxSize: maxRecordSize, partitionKey: item.partitionKey, record: item.value })
+      }
+      item.data = data
+      item.size = size
+      return undefined
+    }
+
     /** Bytes held by the lanes' accumulators (kept up to date on add and flush, not recounted per put). */
     let accumulatingBytes = 0
 
@@ -485,7 +533,36 @@ export const make = <A>(
       pushReady(lane, lane.accumulator.flush(), since)
     }
 
-    const hasRoom = () => outstandingRecords < maxQueueRecords && outstandingBytes + accumulatingBytes < maxQueueBytes
+    /**
+     * A lane holds a whole request's worth of ready records (as much as one request may take from it):
+     * more records for it could not go out any sooner.
+     */
+    const saturated = (lane: Lane<A>): boolean => {
+      const count = lane.ready.length - lane.readyHead
+      if (count >= maxBatchRecords) return true
+      const bytes = lane.byteBucket === undefined ? maxBatchBytes : Math.min(maxBatchBytes, lane.byteBucket.capacity)
+      return lane.readyBytes >= bytes || (lane.recordBucket !== undefined && count >= lane.recordBucket.capacity)
+    }
+    /** The lane last seen not saturated: checked first, so `hasRoom` is O(1) while it stays so. */
+    let openLane: Lane<A> | undefined
+
+    /**
+     * Room for more records: under the queue bounds, and some lane could send more than it holds.
+     * When every lane already holds a full request, accepting more would only make the queue (and
+     * latency, and garbage-collection work) longer, not delivery faster.
+     */
+    const hasRoom = () => {
+      if (outstandingRecords >= maxQueueRecords || outstandingBytes + accumulatingBytes >= maxQueueBytes) return false
+      if (outstandingRecords < maxBatchRecords) return true
+      if (openLane !== undefined && lanes.has(openLane.id) && !openLane.draining && !saturated(openLane)) return true
+      for (const lane of lanes.values()) {
+        if (!lane.draining && !saturated(lane)) {
+          openLane = lane
+          return true
+        }
+      }
+      return false
+    }
 
     const releaseSpace = () => {
       if (spaceWaiters.length > 0 && hasRoom()) {
@@ -538,6 +615,27 @@ export const make = <A>(
       now: number,
       added?: Array<ReadonlyArray<Item<A>>>
     ): EncodeError | RecordTooLarge | undefined => {
+      if (direct) {
+        // each item is its own Kinesis record: encoded and queued one by one, so those before a bad
+        // one are in and those after it are not (what the all-or-nothing groups below amount to)
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]!
+          const error = encodeItem(item)
+          if (error !== undefined) {
+            outstandingRecords += i
+            added?.push(items.slice(0, i))
+            return error
+          }
+          const lane = laneFor(item)
+          lane.ready.push(item)
+          lane.readyBytes += item.size
+          outstandingBytes += item.size
+          if (now < lane.readySince) lane.readySince = now
+        }
+        outstandingRecords += items.length
+        added?.push(items)
+        return undefined
+      }
       // group by lane, keeping order within each lane
       const groups = new Map<Lane<A>, Array<Item<A>>>()
       for (const item of items) {
@@ -563,6 +661,15 @@ export const make = <A>(
 
     // -- delivery ------------------------------------------------------------------------------
     const resolveAggregate = (pending: Pending<A>, result: Delivery) => {
+      if (pending instanceof Item) {
+        if (pending.deferred !== undefined) {
+          Deferred.unsafeDone(
+            pending.deferred,
+            Exit.succeed({ shardId: result.shardId, sequenceNumber: result.sequenceNumber })
+          )
+        }
+        return
+      }
       let delivery: Exit.Exit<Delivery> | undefined // made only when a `send` waits for it
       for (const entry of pending.records) {
         const item = entry as Item<A>
@@ -581,7 +688,7 @@ export const make = <A>(
         return {
           partitionKey: p.partitionKey,
           explicitHashKey: p.explicitHashKey,
-          records: p.records.map((r) => r.value),
+          records: itemsOf(p).map((r) => r.value),
           errorCode: info?.lastCode || "ProducerClosed",
           errorMessage: info?.lastMessage || "the producer was closed before this record was delivered",
           attempts: info?.attempts ?? 0
@@ -590,12 +697,12 @@ export const make = <A>(
       const error = new PutRecordsFailed({ stream: streamLabel, failures: failed })
       let count = 0
       for (const p of list) {
-        for (const entry of p.records) {
-          const item = entry as Item<A>
+        const items = itemsOf(p)
+        for (const item of items) {
           if (item.deferred !== undefined) Deferred.unsafeDone(item.deferred, Exit.fail(error))
         }
-        count += p.records.length
-        outstandingRecords -= p.records.length
+        count += items.length
+        outstandingRecords -= items.length
         outstandingBytes -= p.size
       }
       for (const f of failed) failures.push(f)
@@ -647,9 +754,11 @@ export const make = <A>(
         if (metricsOn) mRetries(list.length)
       })))
 
+    /** A lane's part of a request: `entries[from, to)`. */
     interface Taken {
       readonly lane: Lane<A>
-      readonly list: Array<Pending<A>>
+      readonly from: number
+      readonly to: number
     }
 
     /**
@@ -657,7 +766,7 @@ export const make = <A>(
      * and the retry schedules' steps (failures only) runs synchronously: a request costs few Effect
      * steps, since there is one per 500 records.
      */
-    const send = (batch: ReadonlyArray<Taken>, entries: Array<Kinesis.PutRecordsEntry>) =>
+    const send = (batch: ReadonlyArray<Taken>, entries: Array<Pending<A>>) =>
       Effect.suspend(() => {
         const started = clock.unsafeCurrentTimeMillis()
         return Effect.flatMap(Effect.either(kinesis.putRecords({ stream, records: entries })), (result) => {
@@ -672,7 +781,8 @@ export const make = <A>(
           let refresh = false
           if (Either.isLeft(result)) {
             const error = result.left
-            for (const { lane, list } of batch) {
+            for (const { from, lane, to } of batch) {
+              const list = entries.slice(from, to)
               for (const p of list) {
                 const info = retryInfo(p)
                 info.attempts++
@@ -687,27 +797,30 @@ export const make = <A>(
             }
           } else {
             const response = result.right
-            let index = 0
             let deliveredRecords = 0
             let deliveredKinesis = 0
             let deliveredBytes = 0
             let throttled = 0
             let unexpectedShard = false
-            for (const { lane, list } of batch) {
+            const results = response.records
+            for (const { from, lane, to } of batch) {
+              let lastShard: string | undefined
               let again: Array<Pending<A>> | undefined
               let hopeless: Array<Pending<A>> | undefined
               let codes: Array<string> | undefined
-              for (const p of list) {
-                const r = response.records[index++]
+              for (let index = from; index < to; index++) {
+                const p = entries[index]!
+                const r = results[index]
                 if (r !== undefined && r._tag === "Success") {
                   if (retries.size > 0) retries.delete(p)
                   resolveAggregate(p, r)
-                  deliveredRecords += p.records.length
+                  const count = countOf(p)
+                  deliveredRecords += count
                   deliveredKinesis++
                   deliveredBytes += p.size
-                  outstandingRecords -= p.records.length
+                  outstandingRecords -= count
                   outstandingBytes -= p.size
-                  if (lane.shard !== undefined && r.shardId !== lane.id) unexpectedShard = true
+                  lastShard = r.shardId
                   if (lane.shard === undefined) seenShards.add(r.shardId)
                 } else {
                   const info = retryInfo(p)
@@ -727,6 +840,9 @@ export const make = <A>(
                   else (hopeless ??= []).push(p)
                 }
               }
+              // the records of a lane in one request all land on its shard, unless the stream was resharded:
+              // then the later ones (at least) land elsewhere, so the last one tells
+              if (lane.shard !== undefined && lastShard !== undefined && lastShard !== lane.id) unexpectedShard = true
               if (hopeless !== undefined) failAggregates(hopeless)
               if (again !== undefined) {
                 retrying.push(retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes ?? [] }, now))
@@ -844,7 +960,7 @@ export const make = <A>(
         }
         // build one request from the heads of eligible lanes, round robin
         const batch: Array<Taken> = []
-        const entries: Array<Kinesis.PutRecordsEntry> = []
+        const entries: Array<Pending<A>> = [] // an Aggregate is a PutRecordsEntry
         let bytes = 0
         const n = active.length
         for (let k = 0; k < n && entries.length < maxBatchRecords; k++) {
@@ -860,10 +976,12 @@ export const make = <A>(
           // Take records in lane order. A record waiting for its retry delay stays, and (preserveOrder)
           // so does every later record sharing a partition key with it or with a record already taken
           // into this request: keys never overtake each other, other keys go on.
-          const keys = new Set<string>()
-          const blocked = new Set<string>()
+          // (Only records with keys of the user's: made-up keys are unique.)
+          const checkKeys = preserveOrder && userKeys
+          const keys = checkKeys ? new Set<string>() : undefined
+          const blocked = checkKeys ? new Set<string>() : undefined
           const kept: Array<Pending<A>> = []
-          const list: Array<Pending<A>> = []
+          const from = entries.length
           let laneBytes = 0
           let i = lane.readyHead
           for (; i < lane.ready.length && entries.length < maxBatchRecords; i++) {
@@ -871,9 +989,9 @@ export const make = <A>(
             const info = retries.size === 0 ? undefined : retries.get(p)
             let take = info === undefined || info.notBefore <= now
             if (info !== undefined && !take && info.notBefore < nextAt) nextAt = info.notBefore
-            if (take && preserveOrder) {
-              for (const r of p.records) {
-                if ((r as Item<A>).generated) continue
+            if (take && keys !== undefined && blocked !== undefined) {
+              for (const r of itemsOf(p)) {
+                if (r.generated) continue
                 if (keys.has(r.partitionKey) || blocked.has(r.partitionKey)) {
                   take = false
                   break
@@ -881,8 +999,8 @@ export const make = <A>(
               }
             }
             if (!take) {
-              if (preserveOrder) {
-                for (const r of p.records) if (!(r as Item<A>).generated) blocked.add(r.partitionKey)
+              if (blocked !== undefined) {
+                for (const r of itemsOf(p)) if (!r.generated) blocked.add(r.partitionKey)
               }
               kept.push(p)
               if (kept.length >= maxBatchRecords) {
@@ -893,17 +1011,17 @@ export const make = <A>(
             }
             const size = p.size
             if (bytes + size > maxBatchBytes) break
-            if (lane.recordBucket !== undefined && !lane.recordBucket.canTake(list.length + 1, now)) break
+            if (lane.recordBucket !== undefined && !lane.recordBucket.canTake(entries.length - from + 1, now)) break
             if (lane.byteBucket !== undefined && !lane.byteBucket.canTake(laneBytes + size, now)) break
-            if (preserveOrder) {
-              for (const r of p.records) if (!(r as Item<A>).generated) keys.add(r.partitionKey)
+            if (keys !== undefined) {
+              for (const r of itemsOf(p)) if (!r.generated) keys.add(r.partitionKey)
             }
-            list.push(p)
-            entries.push(p) // an Aggregate is a PutRecordsEntry
+            entries.push(p)
             laneBytes += size
             bytes += size
           }
-          if (list.length === 0) continue
+          const taken = entries.length - from
+          if (taken === 0) continue
           // what was skipped goes back in front of what was not looked at
           if (kept.length === 0) {
             lane.readyHead = i
@@ -912,7 +1030,7 @@ export const make = <A>(
             lane.readyHead = 0
           }
           lane.readyBytes -= laneBytes
-          lane.recordBucket?.take(list.length, now)
+          lane.recordBucket?.take(taken, now)
           lane.byteBucket?.take(laneBytes, now)
           lane.inFlight = true
           if (lane.readyHead >= lane.ready.length) {
@@ -924,7 +1042,7 @@ export const make = <A>(
             lane.readyHead = 0
           }
           if (lane.readySince === -Infinity && lane.readyHead < lane.ready.length) lane.readySince = now
-          batch.push({ lane, list })
+          batch.push({ lane, from, to: entries.length })
         }
         cursor = (cursor + 1) % Math.max(1, n)
         if (batch.length === 0) break
@@ -993,12 +1111,13 @@ export const make = <A>(
       if (partitionKey === undefined && explicitHashKey === undefined && options.partitionKey === undefined) {
         const partitionKey = defaultKey()
         // generated keys are ASCII: one byte per character
-        return { value, partitionKey, partitionKeyBytes: partitionKey.length, explicitHashKey: undefined, deferred, generated: true }
+        return new Item(value, partitionKey, partitionKey.length, undefined, deferred, true)
       }
       const key = partitionKey ?? keyOf(value)
       const invalid = checkKey(key, explicitHashKey, value)
       if (invalid !== undefined) return invalid
-      return { value, partitionKey: key, partitionKeyBytes: undefined, explicitHashKey, deferred, generated: false }
+      userKeys = true
+      return new Item(value, key, undefined, explicitHashKey, deferred, false)
     }
 
     const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
