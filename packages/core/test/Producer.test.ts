@@ -249,21 +249,28 @@ describe("Producer", () => {
         }
       }).pipe(Effect.provide(engine(4))))
 
-    it.effect("kplJson with default keys: one aggregate per shard, no explicit hash key per user record", () =>
+    it.effect("kplJson with default keys: one aggregate per shard, its user records share one key and carry the shard's hash key", () =>
       Effect.gen(function*() {
         yield* Stream.range(1, 400).pipe(
           Stream.run(Producer.sink({ stream: "s", processor: Processor.kplJson, shardLimits: false }))
         )
         const stored = yield* KinesisTest.records("s")
+        const shards = yield* KinesisTest.shards("s")
         assert.strictEqual(stored.length, 4)
+        const keys = new Set<string>()
         for (const record of stored) {
+          const shard = shards.find((s) => s.shardId === record.shardId)!
           const decoded = Processor.kplJson.deaggregate(record, record.shardId)
           assert.isTrue(decoded._tag === "Right")
           if (decoded._tag === "Right") {
             assert.strictEqual(decoded.right.length, 100)
-            for (const user of decoded.right) assert.isUndefined(user.explicitHashKey)
+            for (const user of decoded.right) {
+              assert.strictEqual(user.explicitHashKey, shard.hashKeyRange.startingHashKey)
+              keys.add(user.partitionKey)
+            }
           }
         }
+        assert.strictEqual(keys.size, 1) // stored once per aggregate, not per user record
       }).pipe(Effect.provide(engine(4))))
 
     it.effect("records with their own keys are routed by MD5 of the key (same key, same shard)", () =>
@@ -478,6 +485,37 @@ describe("Producer", () => {
           }
         }
         assert.deepStrictEqual(values.sort((a, b) => (a as number) - (b as number)), Arr.range(1, 5000))
+      }).pipe(Effect.provide(engine(4))))
+
+    it.effect("every user record of an aggregate belongs to the shard it lands on (KCL drops the aggregate otherwise)", () =>
+      Effect.gen(function*() {
+        // KCL's deaggregation takes a user record's explicit hash key, else MD5 of its partition key, and
+        // drops the rest of the aggregate when that falls outside the shard's range. Made-up keys are
+        // routed by weight, not MD5: the records must say where they belong.
+        for (const partitionKey of [undefined, (n: number) => `key-${n % 97}`]) {
+          yield* Stream.range(1, 4000).pipe(
+            Stream.run(Producer.sink({ stream: "s", processor: Processor.kplJson, shardLimits: false, partitionKey }))
+          )
+        }
+        const shards = yield* KinesisTest.shards("s")
+        let checked = 0
+        for (const shard of shards) {
+          const start = BigInt(shard.hashKeyRange.startingHashKey)
+          const end = BigInt(shard.hashKeyRange.endingHashKey)
+          for (const record of yield* KinesisTest.records("s", shard.shardId)) {
+            const decoded = Processor.kplJson.deaggregate(record, shard.shardId)
+            assert.isTrue(decoded._tag === "Right")
+            if (decoded._tag !== "Right") continue
+            for (const user of decoded.right) {
+              const key = user.explicitHashKey === undefined
+                ? ShardMap.hashKey(user.partitionKey)
+                : BigInt(user.explicitHashKey)
+              assert.isTrue(key >= start && key <= end, `a user record of ${shard.shardId} is outside its range`)
+              checked++
+            }
+          }
+        }
+        assert.strictEqual(checked, 8000)
       }).pipe(Effect.provide(engine(4))))
   })
 })

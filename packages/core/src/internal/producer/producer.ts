@@ -579,7 +579,11 @@ export const make = <A>(
       if (map === undefined || laneByIndex.length === 0) return fallbackLane()
       if (item.generated) {
         const lane = spread[spreadCursor++ & (SPREAD_SLOTS - 1)]!
-        if (!carriesHashKey) item.explicitHashKey = lane.hashKeys[lane.hashKeyCursor++ & (HASH_KEYS_PER_LANE - 1)]
+        // KPL: the aggregate's own key, also on each user record: KCL drops an aggregate whose user
+        // records' keys (explicit, else MD5 of the partition key) fall outside the shard it was read from
+        item.explicitHashKey = carriesHashKey
+          ? lane.shard?.hashKeyRange.startingHashKey
+          : lane.hashKeys[lane.hashKeyCursor++ & (HASH_KEYS_PER_LANE - 1)]
         return lane
       }
       let hashKey: bigint
@@ -1090,6 +1094,7 @@ export const make = <A>(
       return () => `${prefix}-${(counter++).toString(36)}`
     })()
     const keyOf = options.partitionKey ?? defaultKey
+    const aggregateKey = defaultKey()
 
     const toItem = (
       input: A | ProducerRecord<A>,
@@ -1109,7 +1114,8 @@ export const make = <A>(
         explicitHashKey = putOptions?.explicitHashKey
       }
       if (partitionKey === undefined && explicitHashKey === undefined && options.partitionKey === undefined) {
-        const partitionKey = defaultKey()
+        // aggregated (KPL): one made-up key for all, stored once per aggregate instead of once per record
+        const partitionKey = carriesHashKey ? aggregateKey : defaultKey()
         // generated keys are ASCII: one byte per character
         return new Item(value, partitionKey, partitionKey.length, undefined, deferred, true)
       }
