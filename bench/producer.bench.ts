@@ -31,7 +31,8 @@ const baseline = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>, kpl:
     })
     if (kpl) {
       const accumulator = Processor.kplJson.accumulator({ explicitHashKey: "0" })
-      const added = accumulator.add(values.map((value, i) => ({ value, partitionKey: `k${i}` })))
+      // what the sink builds for made-up keys: one partition key, each user record with the shard's hash key
+      const added = accumulator.add(values.map((value) => ({ value, partitionKey: "k", explicitHashKey: "0" })))
       const aggregates = [...(Either.isRight(added) ? added.right : []), ...accumulator.flush()]
       let bytes = 0
       for (const a of aggregates) {
