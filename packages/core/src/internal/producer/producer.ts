@@ -524,6 +524,19 @@ export const make = <A>(
       return undefined
     }
 
+    /** Encodes an item of a non-aggregating processor and queues it in its lane. */
+    const addDirect = (item: Item<A>, now: number): EncodeError | RecordTooLarge | undefined => {
+      const error = encodeItem(item)
+      if (error !== undefined) return error
+      const lane = laneFor(item)
+      lane.ready.push(item)
+      lane.readyBytes += item.size
+      outstandingBytes += item.size
+      outstandingRecords++
+      if (now < lane.readySince) lane.readySince = now
+      return undefined
+    }
+
     /** Bytes held by the lanes' accumulators (kept up to date on add and flush, not recounted per put). */
     let accumulatingBytes = 0
 
@@ -623,20 +636,12 @@ export const make = <A>(
         // each item is its own Kinesis record: encoded and queued one by one, so those before a bad
         // one are in and those after it are not (what the all-or-nothing groups below amount to)
         for (let i = 0; i < items.length; i++) {
-          const item = items[i]!
-          const error = encodeItem(item)
+          const error = addDirect(items[i]!, now)
           if (error !== undefined) {
-            outstandingRecords += i
             added?.push(items.slice(0, i))
             return error
           }
-          const lane = laneFor(item)
-          lane.ready.push(item)
-          lane.readyBytes += item.size
-          outstandingBytes += item.size
-          if (now < lane.readySince) lane.readySince = now
         }
-        outstandingRecords += items.length
         added?.push(items)
         return undefined
       }
@@ -1166,25 +1171,37 @@ export const make = <A>(
           : Array.isArray(values)
           ? values as ReadonlyArray<A | ProducerRecord<A>>
           : Array.from(values)
-        const batch: Array<Item<A>> = []
-        let invalid: InvalidPartitionKey | undefined
-        for (let i = 0; i < inputs.length; i++) {
-          const item = toItem(inputs[i]!, undefined)
-          if (item instanceof InvalidPartitionKey) {
-            invalid = item
-            break
-          }
-          batch.push(item)
-        }
-        // respect the queue bound: add in slices that fit
+        // respect the queue bound: add in slices that fit. Each slice's values become items and are
+        // added in one pass (each item is encoded and queued while it is fresh in the CPU cache); on
+        // bad input the items before it are added, then the call fails with its error.
         const loop = (from: number): Effect.Effect<void, ProducerError> => {
-          if (from >= batch.length) return invalid === undefined ? Effect.void : Effect.fail(invalid)
+          if (from >= inputs.length) return Effect.void
           return Effect.zipRight(
             waitForRoom,
             Effect.suspend(() => {
-              const room = Math.max(1, maxQueueRecords - outstandingRecords)
-              const slice = from === 0 && room >= batch.length ? batch : batch.slice(from, from + room)
-              return Effect.zipRight(offerItems(slice), loop(from + slice.length))
+              const to = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - outstandingRecords))
+              if (direct) {
+                const now = clock.unsafeCurrentTimeMillis()
+                for (let i = from; i < to; i++) {
+                  const item = toItem(inputs[i]!, undefined)
+                  const error = item instanceof InvalidPartitionKey ? item : addDirect(item, now)
+                  if (error !== undefined) {
+                    notify()
+                    return Effect.fail(error)
+                  }
+                }
+                notify()
+                return loop(to)
+              }
+              const items: Array<Item<A>> = []
+              for (let i = from; i < to; i++) {
+                const item = toItem(inputs[i]!, undefined)
+                if (item instanceof InvalidPartitionKey) {
+                  return Effect.zipRight(offerItems(items), Effect.fail(item))
+                }
+                items.push(item)
+              }
+              return Effect.zipRight(offerItems(items), loop(to))
             })
           )
         }
