@@ -44,8 +44,9 @@ import type { StreamAddress } from "./StreamAddress.js"
  * `checkpoint` stores a checkpoint at this record now (fenced by the lease): the way to checkpoint in
  * `checkpoint: "manual"` mode, and a way to force one in auto mode.
  *
- * The fields are getters over the processor's decoded record (nothing is copied per record):
- * `JSON.stringify(record)` shows them, but `{ ...record }` does not — read the fields you need.
+ * One object per user record, built as it is decoded; the Kinesis record's own fields (sequence
+ * number, arrival time) are getters over it, not copies: `JSON.stringify(record)` shows every field,
+ * but `{ ...record }` does not — read the fields you need.
  *
  * @since 0.1.0
  * @category models
@@ -146,9 +147,13 @@ export interface ConsumerOptions<A, E = never, R = never> {
   readonly shardRefreshInterval?: Duration.DurationInput | undefined
   /** Shards this worker reads at most. Default unlimited. */
   readonly maxShards?: number | undefined
-  /** Records read and not yet taken by the downstream before polling pauses. Default 2,000 (two chunks: a larger buffer mostly adds garbage-collection work, see BENCHMARKS.md). */
+  /**
+   * Kinesis records read and not yet taken by the downstream before polling pauses (an aggregate counts
+   * once). They wait as read, undecoded: records are decoded when the downstream takes them, so decoded
+   * values live only as long as the downstream keeps them. Default 2,000.
+   */
   readonly maxBufferRecords?: number | undefined
-  /** Bytes read and not yet taken by the downstream before polling pauses. Default 16 MiB. */
+  /** Bytes (record data) read and not yet taken by the downstream before polling pauses. Default 16 MiB. */
   readonly maxBufferBytes?: number | undefined
   /** User records per emitted chunk (the auto-checkpoint granularity). Default 1,000. */
   readonly chunkSize?: number | undefined

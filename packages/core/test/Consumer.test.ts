@@ -314,6 +314,45 @@ describe("Consumer", () => {
       for (const [shardId, n] of counts) assert.isAtLeast(n, 60, `${shardId}: ${n} of the first 400`)
     }).pipe(Effect.provide(env(4))))
 
+  it.effect("records are decoded when the downstream takes them, not while they wait in the buffer", () =>
+    Effect.gen(function*() {
+      yield* produce(0, 3000)
+      let decoded = 0
+      const counting = Processor.make<Keyed>({
+        name: "counting",
+        serializer: {
+          encode: Processor.json.serializer.encode,
+          decode: (data) => {
+            decoded++
+            return Processor.json.serializer.decode(data) as Keyed
+          }
+        },
+        aggregator: Processor.singleAggregator
+      })
+      const pull = yield* Stream.toPull(
+        Consumer.stream<Keyed>({
+          stream: "s",
+          ...fast,
+          processor: counting,
+          maxBufferRecords: 1000,
+          chunkSize: 100,
+          recordLimit: 500,
+          shardFetchRate: 1000
+        })
+      )
+      const first = yield* withClock(pull, "10 millis")
+      assert.strictEqual(Chunk.size(first), 100)
+      // the reader goes on until the buffer is full: 1,000 records wait, none of them decoded
+      yield* withClock(Effect.sleep("1 second"), "10 millis")
+      const read = (yield* KinesisTest.calls).filter((c) => c.operation === "getRecords")
+        .reduce((n, c) => n + c.records, 0)
+      assert.isAtLeast(read, 1000)
+      assert.strictEqual(decoded, 100)
+      const second = yield* pull
+      assert.strictEqual(Chunk.size(second), 100)
+      assert.strictEqual(decoded, 200)
+    }).pipe(Effect.scoped, Effect.provide(env(1))))
+
   it.effect("records carry shard, sequence, partition key and arrival time", () =>
     Effect.gen(function*() {
       yield* produce(0, 5)

@@ -55,6 +55,8 @@ import * as KinesisMetrics from "../../KinesisMetrics.js"
 import type * as Processor from "../../Processor.js"
 import * as StreamAddress from "../../StreamAddress.js"
 import * as Topology from "../../Topology.js"
+import * as Metrics from "../metrics.js"
+import { type DecodedSink, decodeRecord, decodeRecordLenient } from "../processor/processor.js"
 import { Buffer } from "./buffer.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -174,14 +176,25 @@ const isAfter = (a: Checkpointer.Checkpoint | undefined, b: Checkpointer.Checkpo
 // engine
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Kinesis records as read, waiting in the buffer. They are decoded when the downstream takes the
+ * batch: decoded values then live only as long as the downstream keeps them, not while they wait
+ * (most of a consumer's garbage-collection work was copying decoded records that waited).
+ */
 interface Batch<A, E> {
   readonly reader: Reader<A, E>
-  readonly records: Array<ConsumerRecord<A>>
+  readonly records: ReadonlyArray<Kinesis.KinesisRecord>
+  /** Resuming inside an aggregate: its sub-records up to this checkpoint were processed already. */
+  readonly skipThrough: Checkpointer.Checkpoint | undefined
+  /** Kinesis records (what the buffer bounds count). */
   readonly count: number
   readonly bytes: number
   /** Position after this batch's last record. */
   readonly last: Checkpointer.Checkpoint
 }
+
+/** Raw bytes per batch at most (beyond one record): an aggregate holds many user records to decode at once. */
+const MAX_BATCH_BYTES = 1024 * 1024
 
 interface Reader<A, E> {
   readonly shard: Kinesis.Shard
@@ -207,60 +220,58 @@ interface Reader<A, E> {
   millisBehindLatest: number | undefined
   lastArrival: number | undefined
   recordsDelivered: number
-  readonly mRecords: Metric.Metric.Counter<number>
-  readonly mBytes: Metric.Metric.Counter<number>
+  readonly mRecords: Metrics.Update<number>
+  readonly mBytes: Metrics.Update<number>
   readonly mBehind: Metric.Metric.Gauge<number>
   readonly mThrottles: Metric.Metric.Counter<number>
   readonly mExpired: Metric.Metric.Counter<number>
 }
 
 /**
- * A user record as the processor decoded it, plus where a checkpoint at it points (no copies: the
- * fields are getters over the decoded record; `JSON.stringify` shows them, an object spread does not).
+ * A user record, built as it is decoded (one object per record: the Kinesis record's own fields are
+ * read through getters, not copied). `JSON.stringify` shows the record's fields; an object spread
+ * does not (some are getters).
  */
 class RecordImpl<A> implements ConsumerRecord<A> {
+  /** The last user record of its Kinesis record: a checkpoint here covers the whole Kinesis record. */
+  closesRecord = false
   constructor(
-    private readonly user: Processor.UserRecord<A>,
-    /** The last user record of its Kinesis record: a checkpoint here covers the whole Kinesis record. */
-    readonly closesRecord: boolean,
+    readonly value: A,
+    private readonly record: Kinesis.KinesisRecord,
+    readonly shardId: string,
+    readonly subSequenceNumber: number | undefined,
+    readonly partitionKey: string,
+    readonly explicitHashKey: string | undefined,
     private readonly commit: (position: Checkpointer.Checkpoint) => Effect.Effect<
       void,
       Checkpointer.LeaseLost | Checkpointer.CheckpointerError
     >
   ) {}
-  get value(): A {
-    return this.user.value
-  }
-  get shardId(): string {
-    return this.user.shardId
-  }
   get sequenceNumber(): string {
-    return this.user.sequenceNumber
-  }
-  get subSequenceNumber(): number | undefined {
-    return this.user.subSequenceNumber
-  }
-  get partitionKey(): string {
-    return this.user.partitionKey
-  }
-  get explicitHashKey(): string | undefined {
-    return this.user.explicitHashKey
+    return this.record.sequenceNumber
   }
   get approximateArrivalTimestamp(): Date {
-    return this.user.approximateArrivalTimestamp
+    return this.record.approximateArrivalTimestamp
   }
   /** Position a checkpoint at this record stores. */
   get position(): Checkpointer.Checkpoint {
-    const user = this.user
-    return this.closesRecord || user.subSequenceNumber === undefined
-      ? { sequenceNumber: user.sequenceNumber }
-      : { sequenceNumber: user.sequenceNumber, subSequenceNumber: user.subSequenceNumber }
+    return this.closesRecord || this.subSequenceNumber === undefined
+      ? { sequenceNumber: this.record.sequenceNumber }
+      : { sequenceNumber: this.record.sequenceNumber, subSequenceNumber: this.subSequenceNumber }
   }
   get checkpoint(): Effect.Effect<void, Checkpointer.LeaseLost | Checkpointer.CheckpointerError> {
     return this.commit(this.position)
   }
   toJSON(): unknown {
-    return this.user
+    return {
+      value: this.value,
+      shardId: this.shardId,
+      sequenceNumber: this.sequenceNumber,
+      subSequenceNumber: this.subSequenceNumber,
+      partitionKey: this.partitionKey,
+      explicitHashKey: this.explicitHashKey,
+      approximateArrivalTimestamp: this.approximateArrivalTimestamp
+    }
   }
 }
 
@@ -310,6 +321,7 @@ export const make = <A, E, R>(
       const withStream = Metric.tagged(metric, "stream", streamLabel)
       return shardId === undefined ? withStream : Metric.tagged(withStream, "shard", shardId)
     }
+    const { bind } = yield* Metrics.binder(["stream", streamLabel])
     const mLatency = tag(KinesisMetrics.consumerGetRecordsLatency)
     const mCheckpoints = tag(KinesisMetrics.consumerCheckpoints)
     const mCheckpointFailures = tag(KinesisMetrics.consumerCheckpointFailures)
@@ -469,13 +481,12 @@ export const make = <A, E, R>(
       }
     }
 
-    /** Auto mode: the downstream pulled past `batch`. */
-    const markProcessed = (batch: Batch<A, E>) => {
-      const reader = batch.reader
+    /** Auto mode: the downstream pulled past `count` records of `reader`, up to `position`. */
+    const markProcessed = (reader: Reader<A, E>, position: Checkpointer.Checkpoint, count: number) => {
       if (reader.stopped && !reader.ending) return
       if (!manual) {
-        if (isAfter(batch.last, reader.processed)) reader.processed = batch.last
-        reader.sinceWrite += batch.count
+        if (isAfter(position, reader.processed)) reader.processed = position
+        reader.sinceWrite += count
         if (reader.sinceWrite >= checkpointEvery) Deferred.unsafeDone(wakeWriter, Exit.void)
       }
       checkDrained(reader)
@@ -545,79 +556,35 @@ export const make = <A, E, R>(
     }
 
     /**
-     * Decodes a GetRecords response and offers it to the buffer chunk by chunk (each chunk waits for
-     * room before the next is decoded: at most one chunk per reader is decoded ahead of the buffer).
-     * Fails with the first `DecodeError` under the `fail` policy, after offering the records before it.
+     * Offers a GetRecords response to the buffer as batches of at most `chunkSize` Kinesis records (and
+     * about `MAX_BATCH_BYTES`), each waiting for room; they are decoded when the downstream takes them.
      */
     const emitResponse = (
       reader: Reader<A, E>,
       records: ReadonlyArray<Kinesis.KinesisRecord>,
       skipThrough: Checkpointer.Checkpoint | undefined
-    ): Effect.Effect<void, DecodeError> =>
-      Effect.gen(function*() {
-        const shardId = reader.shard.shardId
-        const doCommit = commit(reader)
-        let current: Array<RecordImpl<A>> = []
-        let bytes = 0
-        /** The position after the last record: a whole Kinesis record, or the last chunked user record. */
-        let last: Checkpointer.Checkpoint | RecordImpl<A> | undefined
-        const cut = () => {
-          if (last === undefined) return undefined
-          const position = last instanceof RecordImpl ? last.position : last
-          const batch: Batch<A, E> = { reader, records: current, count: current.length, bytes, last: position }
-          current = []
-          bytes = 0
+    ): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const loop = (from: number, skip: Checkpointer.Checkpoint | undefined): Effect.Effect<void> => {
+          if (from >= records.length) return Effect.void
+          let to = from
+          let bytes = 0
+          while (to < records.length && to - from < chunkSize && (to === from || bytes < MAX_BATCH_BYTES)) {
+            bytes += records[to]!.data.length
+            to++
+          }
+          const batch: Batch<A, E> = {
+            reader,
+            records: from === 0 && to === records.length ? records : records.slice(from, to),
+            skipThrough: skip,
+            count: to - from,
+            bytes,
+            last: { sequenceNumber: records[to - 1]!.sequenceNumber }
+          }
           reader.emitted = batch.last
-          return batch
+          return Effect.zipRight(reader.buffer.offer(batch), loop(to, undefined))
         }
-        for (const record of records) {
-          let users: ReadonlyArray<Processor.UserRecord<A>>
-          if (policy === "fail") {
-            const decoded = processor.deaggregate(record, shardId)
-            if (Either.isLeft(decoded)) {
-              // the records before it are delivered, then the stream fails (nothing after it is read)
-              const batch = cut()
-              if (batch !== undefined) yield* reader.buffer.offer(batch)
-              if (metricsOn) yield* Metric.increment(mDecodeErrors)
-              return yield* Effect.fail(decoded.left)
-            }
-            users = decoded.right
-          } else {
-            const lenient = processor.deaggregateLenient(record, shardId)
-            users = lenient.records
-            if (lenient.failures.length > 0) {
-              const letters = lenient.failures.map((error): DeadLetter => ({ record, shardId, error }))
-              if (metricsOn) yield* Metric.incrementBy(mDecodeErrors, letters.length)
-              if (deadLetters === undefined) {
-                for (const l of letters) yield* Effect.logWarning(`effect-kinesis consumer: skipped ${l.error.message}`)
-              } else {
-                yield* Queue.offerAll(deadLetters, letters)
-              }
-            }
-          }
-          bytes += record.data.length
-          const n = users.length
-          for (let i = 0; i < n; i++) {
-            const u = users[i]!
-            // resuming inside an aggregate: skip the sub-records already processed
-            if (
-              skipThrough !== undefined && u.subSequenceNumber !== undefined &&
-              record.sequenceNumber === skipThrough.sequenceNumber &&
-              skipThrough.subSequenceNumber !== undefined && u.subSequenceNumber <= skipThrough.subSequenceNumber
-            ) continue
-            const r = new RecordImpl(u, i === n - 1, doCommit)
-            current.push(r)
-            last = r
-            if (current.length >= chunkSize) yield* reader.buffer.offer(cut()!)
-          }
-          // a record that decoded to nothing (or only skipped sub-records) still moves the position
-          // (the last user record of this Kinesis record already stands for it; otherwise the record does)
-          if (!(last instanceof RecordImpl && last.closesRecord && last.sequenceNumber === record.sequenceNumber)) {
-            last = { sequenceNumber: record.sequenceNumber }
-          }
-        }
-        const batch = cut()
-        if (batch !== undefined) yield* reader.buffer.offer(batch)
+        return loop(0, skipThrough)
       })
 
     const runReader = (reader: Reader<A, E>, start: Checkpointer.ShardState) =>
@@ -744,8 +711,8 @@ export const make = <A, E, R>(
           millisBehindLatest: undefined,
           lastArrival: undefined,
           recordsDelivered: 0,
-          mRecords: tag(KinesisMetrics.consumerRecords, shardId),
-          mBytes: tag(KinesisMetrics.consumerBytes, shardId),
+          mRecords: bind(KinesisMetrics.consumerRecords, ["shard", shardId]),
+          mBytes: bind(KinesisMetrics.consumerBytes, ["shard", shardId]),
           mBehind: tag(KinesisMetrics.consumerBehindLatest, shardId),
           mThrottles: tag(KinesisMetrics.consumerThrottles, shardId),
           mExpired: tag(KinesisMetrics.consumerExpiredIterators, shardId)
@@ -1008,40 +975,125 @@ export const make = <A, E, R>(
     }
 
     // -- output ----------------------------------------------------------------------------------
+    const { aggregator, serializer } = processor
+
+    /**
+     * The records of the batches one output takes, decoded as it takes them, and emitted in chunks of
+     * at most `chunkSize`. A chunk counts as processed when the downstream pulls again.
+     */
     function output(
       buffer: Buffer<Batch<A, E>, ConsumerError | E>
     ): Stream.Stream<ConsumerRecord<A>, ConsumerError | E> {
-      let current: Batch<A, E> | undefined
+      let batch: Batch<A, E> | undefined
+      let decoded: Array<RecordImpl<A>> = []
+      let next = 0
+      /** The batch stopped at a record that failed to decode (policy `fail`): the stream fails after it. */
+      let failure: DecodeError | undefined
+      /** What the last pull emitted: processed once the downstream pulls again. */
+      let emittedReader: Reader<A, E> | undefined
+      let emittedPosition: Checkpointer.Checkpoint = { sequenceNumber: "0" }
+      let emittedCount = 0
+
+      const decodeBatch = (taken: Batch<A, E>): Effect.Effect<void> => {
+        const reader = taken.reader
+        const shardId = reader.shard.shardId
+        const doCommit = commit(reader)
+        const skip = taken.skipThrough
+        const out: Array<RecordImpl<A>> = []
+        let letters: Array<DeadLetter> | undefined
+        let error: DecodeError | undefined
+        let record = taken.records[0]!
+        const sink: DecodedSink<A> = (value, subSequenceNumber, partitionKey, explicitHashKey) => {
+          // resuming inside an aggregate: skip the sub-records already processed
+          if (
+            skip !== undefined && subSequenceNumber !== undefined && skip.subSequenceNumber !== undefined &&
+            subSequenceNumber <= skip.subSequenceNumber && record.sequenceNumber === skip.sequenceNumber
+          ) return
+          out.push(new RecordImpl(value, record, shardId, subSequenceNumber, partitionKey, explicitHashKey, doCommit))
+        }
+        for (let i = 0; i < taken.records.length; i++) {
+          record = taken.records[i]!
+          const start = out.length
+          if (policy === "fail") {
+            error = decodeRecord(serializer, aggregator, record, shardId, sink)
+            if (error !== undefined) {
+              out.length = start // a Kinesis record is delivered whole or not at all
+              break
+            }
+          } else {
+            const failed = record
+            decodeRecordLenient(serializer, aggregator, record, shardId, sink, (e) => {
+              ;(letters ??= []).push({ record: failed, shardId, error: e })
+            })
+          }
+          if (out.length > start) out[out.length - 1]!.closesRecord = true
+        }
+        batch = taken
+        decoded = out
+        next = 0
+        failure = error
+        reader.taken = taken.last
+        reader.recordsDelivered += out.length
+        totalRecords += out.length
+        totalBytes += taken.bytes
+        if (metricsOn) {
+          reader.mRecords(out.length)
+          reader.mBytes(taken.bytes)
+        }
+        if (error !== undefined) return metricsOn ? Metric.increment(mDecodeErrors) : Effect.void
+        if (letters === undefined) return Effect.void
+        const list = letters
+        return Effect.zipRight(
+          metricsOn ? Metric.incrementBy(mDecodeErrors, list.length) : Effect.void,
+          deadLetters === undefined
+            ? Effect.forEach(list, (l) => Effect.logWarning(`effect-kinesis consumer: skipped ${l.error.message}`), {
+              discard: true
+            })
+            : Queue.offerAll(deadLetters, list)
+        )
+      }
+
+      const emit = (): Chunk.Chunk<ConsumerRecord<A>> => {
+        const end = Math.min(decoded.length, next + chunkSize)
+        const chunk = next === 0 && end === decoded.length ? decoded : decoded.slice(next, end)
+        next = end
+        emittedReader = batch!.reader
+        emittedCount = chunk.length
+        // the whole batch emitted: the position after its last Kinesis record (it covers records that
+        // decoded to nothing or were skipped); else after the last record emitted
+        emittedPosition = end === decoded.length && failure === undefined ? batch!.last : decoded[end - 1]!.position
+        return Chunk.unsafeFromArray<ConsumerRecord<A>>(chunk)
+      }
+
       const pull: Effect.Effect<Chunk.Chunk<ConsumerRecord<A>>, Option.Option<ConsumerError | E>> = Effect.suspend(
         () => {
-          if (current !== undefined) {
-            markProcessed(current)
-            current = undefined
+          if (emittedReader !== undefined) {
+            markProcessed(emittedReader, emittedPosition, emittedCount)
+            emittedReader = undefined
           }
-          return Effect.flatMap(Effect.mapError(buffer.take, Option.some), (next) => {
-            if (Option.isNone(next)) return Effect.fail(Option.none())
-            const batch = next.value
-            if (batch.count === 0) {
-              markProcessed(batch)
-              return pull
-            }
-            current = batch
+          if (batch !== undefined) {
             const reader = batch.reader
-            reader.recordsDelivered += batch.count
-            reader.taken = batch.last
-            totalRecords += batch.count
-            totalBytes += batch.bytes
-            const chunk = Chunk.unsafeFromArray(batch.records)
-            return metricsOn
-              ? Effect.as(
-                Effect.zipRight(
-                  Metric.incrementBy(reader.mRecords, batch.count),
-                  Metric.incrementBy(reader.mBytes, batch.bytes)
-                ),
-                chunk
-              )
-              : Effect.succeed(chunk)
-          })
+            if (next < decoded.length) {
+              if (!reader.handingOff && !(reader.stopped && !reader.ending)) return Effect.succeed(emit())
+              // the lease was lost or is being handed over: the rest of the batch is not delivered here
+              if (next > 0) reader.taken = decoded[next - 1]!.position
+              checkHandedOver(reader)
+            } else if (decoded.length === 0 && failure === undefined) {
+              markProcessed(reader, batch.last, 0) // nothing to deliver (all skipped): past it at once
+            }
+            batch = undefined
+            decoded = []
+            next = 0
+          }
+          if (failure !== undefined) {
+            const error = failure
+            // the records before it are delivered; then the consumer fails (nothing after it is delivered)
+            return Effect.zipRight(fatal(Cause.fail(error)), Effect.fail(Option.some(error)))
+          }
+          return Effect.flatMap(Effect.mapError(buffer.take, Option.some), (taken) =>
+            Option.isNone(taken)
+              ? Effect.fail(Option.none())
+              : Effect.zipRight(decodeBatch(taken.value), pull))
         }
       )
       return Stream.repeatEffectChunkOption(pull)

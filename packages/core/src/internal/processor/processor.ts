@@ -240,6 +240,80 @@ const complete = <A>(group: Group<A>): Aggregate<A> => {
 const subSequenceOf = (cause: unknown): number | undefined =>
   cause instanceof MalformedRecord ? cause.subSequenceNumber : undefined
 
+/** Receives one decoded user record. @internal */
+export type DecodedSink<A> = (
+  value: A,
+  subSequenceNumber: number | undefined,
+  partitionKey: string,
+  explicitHashKey: string | undefined
+) => void
+
+/**
+ * Decodes the user records of a Kinesis record into `emit`, in order, and returns the first failure
+ * (a `DecodeError` naming the user record when it is known); the records emitted before it stay
+ * emitted, so a caller that wants all or nothing drops them. The consumer builds its records here
+ * directly (no intermediate `UserRecord`s or arrays). @internal
+ */
+export const decodeRecord = <A>(
+  serializer: Serializer<A>,
+  aggregator: Aggregator,
+  record: KinesisRecord,
+  shardId: string,
+  emit: DecodedSink<A>
+): DecodeError | undefined => {
+  const decode = serializer.decode
+  // set while a user record is being decoded: a throw then names it
+  let decoding = false
+  let current: number | undefined
+  try {
+    aggregator.unpack(record, (data, subSequenceNumber, partitionKey, explicitHashKey) => {
+      decoding = true
+      current = subSequenceNumber
+      const value = decode(data)
+      decoding = false
+      emit(value, subSequenceNumber, partitionKey, explicitHashKey)
+    })
+  } catch (cause) {
+    return new DecodeError({
+      shardId,
+      sequenceNumber: record.sequenceNumber,
+      subSequenceNumber: decoding ? current : subSequenceOf(cause),
+      cause
+    })
+  }
+  return undefined
+}
+
+/**
+ * Like `decodeRecord`, but a user record that fails to decode is reported (`onFailure`) and skipped,
+ * and the others are emitted; a record whose framing is broken reports one failure. @internal
+ */
+export const decodeRecordLenient = <A>(
+  serializer: Serializer<A>,
+  aggregator: Aggregator,
+  record: KinesisRecord,
+  shardId: string,
+  emit: DecodedSink<A>,
+  onFailure: (error: DecodeError) => void
+): void => {
+  const decode = serializer.decode
+  const sequenceNumber = record.sequenceNumber
+  try {
+    aggregator.unpack(record, (data, subSequenceNumber, partitionKey, explicitHashKey) => {
+      let value: A
+      try {
+        value = decode(data)
+      } catch (cause) {
+        onFailure(new DecodeError({ shardId, sequenceNumber, subSequenceNumber, cause }))
+        return
+      }
+      emit(value, subSequenceNumber, partitionKey, explicitHashKey)
+    })
+  } catch (cause) {
+    onFailure(new DecodeError({ shardId, sequenceNumber, subSequenceNumber: subSequenceOf(cause), cause }))
+  }
+}
+
 const deaggregate = <A>(
   serializer: Serializer<A>,
   aggregator: Aggregator,
@@ -248,15 +322,12 @@ const deaggregate = <A>(
 ): Either.Either<ReadonlyArray<UserRecord<A>>, DecodeError> => {
   const out: Array<UserRecord<A>> = []
   const { approximateArrivalTimestamp, sequenceNumber } = record
-  const decode = serializer.decode
-  // set while a user record is being decoded: a throw then names it
-  const state = { decoding: false, subSequenceNumber: undefined as number | undefined }
-  try {
-    aggregator.unpack(record, (data, subSequenceNumber, partitionKey, explicitHashKey) => {
-      state.decoding = true
-      state.subSequenceNumber = subSequenceNumber
-      const value = decode(data)
-      state.decoding = false
+  const error = decodeRecord(
+    serializer,
+    aggregator,
+    record,
+    shardId,
+    (value, subSequenceNumber, partitionKey, explicitHashKey) => {
       out.push({
         value,
         shardId,
@@ -266,18 +337,9 @@ const deaggregate = <A>(
         explicitHashKey,
         approximateArrivalTimestamp
       })
-    })
-  } catch (cause) {
-    return Either.left(
-      new DecodeError({
-        shardId,
-        sequenceNumber,
-        subSequenceNumber: state.decoding ? state.subSequenceNumber : subSequenceOf(cause),
-        cause
-      })
-    )
-  }
-  return Either.right(out)
+    }
+  )
+  return error === undefined ? Either.right(out) : Either.left(error)
 }
 
 const deaggregateLenient = <A>(
@@ -289,16 +351,12 @@ const deaggregateLenient = <A>(
   const records: Array<UserRecord<A>> = []
   const failures: Array<DecodeError> = []
   const { approximateArrivalTimestamp, sequenceNumber } = record
-  const decode = serializer.decode
-  try {
-    aggregator.unpack(record, (data, subSequenceNumber, partitionKey, explicitHashKey) => {
-      let value: A
-      try {
-        value = decode(data)
-      } catch (cause) {
-        failures.push(new DecodeError({ shardId, sequenceNumber, subSequenceNumber, cause }))
-        return
-      }
+  decodeRecordLenient(
+    serializer,
+    aggregator,
+    record,
+    shardId,
+    (value, subSequenceNumber, partitionKey, explicitHashKey) => {
       records.push({
         value,
         shardId,
@@ -308,10 +366,9 @@ const deaggregateLenient = <A>(
         explicitHashKey,
         approximateArrivalTimestamp
       })
-    })
-  } catch (cause) {
-    failures.push(new DecodeError({ shardId, sequenceNumber, subSequenceNumber: subSequenceOf(cause), cause }))
-  }
+    },
+    (error) => failures.push(error)
+  )
   return { records, failures }
 }
 
