@@ -183,7 +183,10 @@ const isAfter = (a: Checkpointer.Checkpoint | undefined, b: Checkpointer.Checkpo
  */
 interface Batch<A, E> {
   readonly reader: Reader<A, E>
+  /** The batch is `records[from, to)` (a GetRecords response, shared by its batches). */
   readonly records: ReadonlyArray<Kinesis.KinesisRecord>
+  readonly from: number
+  readonly to: number
   /** Resuming inside an aggregate: its sub-records up to this checkpoint were processed already. */
   readonly skipThrough: Checkpointer.Checkpoint | undefined
   /** Kinesis records (what the buffer bounds count). */
@@ -222,7 +225,7 @@ interface Reader<A, E> {
   recordsDelivered: number
   readonly mRecords: Metrics.Update<number>
   readonly mBytes: Metrics.Update<number>
-  readonly mBehind: Metric.Metric.Gauge<number>
+  readonly mBehind: Metrics.Update<number>
   readonly mThrottles: Metric.Metric.Counter<number>
   readonly mExpired: Metric.Metric.Counter<number>
 }
@@ -322,7 +325,7 @@ export const make = <A, E, R>(
       return shardId === undefined ? withStream : Metric.tagged(withStream, "shard", shardId)
     }
     const { bind } = yield* Metrics.binder(["stream", streamLabel])
-    const mLatency = tag(KinesisMetrics.consumerGetRecordsLatency)
+    const mLatency = bind(KinesisMetrics.consumerGetRecordsLatency)
     const mCheckpoints = tag(KinesisMetrics.consumerCheckpoints)
     const mCheckpointFailures = tag(KinesisMetrics.consumerCheckpointFailures)
     const mLeasesHeld = Metric.tagged(tag(KinesisMetrics.consumerLeasesHeld), "worker", checkpointer.workerId)
@@ -575,7 +578,9 @@ export const make = <A, E, R>(
           }
           const batch: Batch<A, E> = {
             reader,
-            records: from === 0 && to === records.length ? records : records.slice(from, to),
+            records,
+            from,
+            to,
             skipThrough: skip,
             count: to - from,
             bytes,
@@ -620,7 +625,7 @@ export const make = <A, E, R>(
               (effect) => retrying(reader, effect)
             )
           const now = yield* Clock.currentTimeMillis
-          if (metricsOn) yield* Metric.update(mLatency, (now - called) / 1000)
+          if (metricsOn) mLatency((now - called) / 1000)
           if (Either.isLeft(result)) {
             // a new iterator right after the last record read (never LATEST / TRIM_HORIZON)
             if (metricsOn) yield* Metric.increment(reader.mExpired)
@@ -640,7 +645,7 @@ export const make = <A, E, R>(
           iterator = response.nextShardIterator
           reader.millisBehindLatest = response.millisBehindLatest
           if (metricsOn && response.millisBehindLatest !== undefined) {
-            yield* Metric.set(reader.mBehind, response.millisBehindLatest / 1000)
+            reader.mBehind(response.millisBehindLatest / 1000)
           }
           const count = response.records.length
           if (count > 0) {
@@ -713,7 +718,7 @@ export const make = <A, E, R>(
           recordsDelivered: 0,
           mRecords: bind(KinesisMetrics.consumerRecords, ["shard", shardId]),
           mBytes: bind(KinesisMetrics.consumerBytes, ["shard", shardId]),
-          mBehind: tag(KinesisMetrics.consumerBehindLatest, shardId),
+          mBehind: bind(KinesisMetrics.consumerBehindLatest, ["shard", shardId]),
           mThrottles: tag(KinesisMetrics.consumerThrottles, shardId),
           mExpired: tag(KinesisMetrics.consumerExpiredIterators, shardId)
         }
@@ -1002,7 +1007,7 @@ export const make = <A, E, R>(
         const out: Array<RecordImpl<A>> = []
         let letters: Array<DeadLetter> | undefined
         let error: DecodeError | undefined
-        let record = taken.records[0]!
+        let record = taken.records[taken.from]!
         const sink: DecodedSink<A> = (value, subSequenceNumber, partitionKey, explicitHashKey) => {
           // resuming inside an aggregate: skip the sub-records already processed
           if (
@@ -1011,7 +1016,7 @@ export const make = <A, E, R>(
           ) return
           out.push(new RecordImpl(value, record, shardId, subSequenceNumber, partitionKey, explicitHashKey, doCommit))
         }
-        for (let i = 0; i < taken.records.length; i++) {
+        for (let i = taken.from; i < taken.to; i++) {
           record = taken.records[i]!
           const start = out.length
           if (policy === "fail") {
