@@ -446,7 +446,7 @@ const suite: Suite = {
     for (const [name, processor] of [["json", Processor.json], ["kplJson", Processor.kplJson]] as const) {
       const engine = await Effect.runPromise(filledEngine(processor))
       const result = await compare({
-        rounds: 11,
+        rounds: 15,
         warmup: 3,
         ours: () => Effect.runPromise(viaConsumer(engine.kinesis, processor)),
         baseline: () => Effect.runPromise(baseline(engine.kinesis, processor))
@@ -464,7 +464,7 @@ const suite: Suite = {
       if (name === "json") {
         // diagnostic: the same with far fewer decoded records alive at once (see the notes)
         const small = await compare({
-          rounds: 11,
+          rounds: 15,
           warmup: 3,
           ours: () =>
             Effect.runPromise(viaConsumer(engine.kinesis, processor, { maxBufferRecords: 2_000, recordLimit: 1_000 })),

@@ -53,7 +53,9 @@ export const timeOnce = async (fn: () => unknown): Promise<number> => {
 
 /**
  * Runs `ours` and `baseline` alternately for `rounds` rounds (after `warmup` rounds of each) and
- * returns the median milliseconds per round of each: alternation spreads machine noise evenly.
+ * returns the median milliseconds per round of each, and as the ratio the median of the rounds' own
+ * ratios (ours ÷ baseline within a round): alternation spreads machine noise evenly, and a round's two
+ * runs are close in time, so a machine that slows down or speeds up for a while moves both.
  */
 export const compare = async (options: {
   readonly rounds: number
@@ -77,7 +79,7 @@ export const compare = async (options: {
   }
   const o = median(ours)
   const b = median(baseline)
-  return { ours: o, baseline: b, ratio: o / b }
+  return { ours: o, baseline: b, ratio: median(ours.map((x, i) => x / baseline[i]!)) }
 }
 
 export const fmt = (n: number): string =>

@@ -19,6 +19,8 @@ const freshEngine = () =>
   Effect.runSync(KinesisTest.make({ streams: { s: { shards: SHARDS } }, limits: false, callLogSize: 10 }))
 
 const stream = StreamAddress.unsafeMake("s")
+/** What the sink sends for records without a key: one key, and an explicit hash key in each shard in turn. */
+const SHARD_KEYS = Arr.makeBy(4, (i) => ((2n ** 128n / 4n) * BigInt(i) + 12345n).toString())
 
 /** The hand-written loop: serialize (through the processor's accumulator for KPL), batch by 500, put. */
 const baseline = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>, kpl: boolean) =>
@@ -45,7 +47,11 @@ const baseline = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>, kpl:
       }
     } else {
       for (let i = 0; i < values.length; i++) {
-        batch.push({ data: Processor.json.serializer.encode(values[i]), partitionKey: `k${i}` })
+        batch.push({
+          data: Processor.json.serializer.encode(values[i]),
+          partitionKey: "k",
+          explicitHashKey: SHARD_KEYS[i % SHARD_KEYS.length]!
+        })
         if (batch.length === 500) yield* flush
       }
     }
@@ -101,7 +107,7 @@ const suite: Suite = {
       for (const kpl of [false, true]) {
         let kinesis = freshEngine().kinesis
         const result = await compare({
-          rounds: 7,
+          rounds: 15,
           warmup: 2,
           before: () => {
             kinesis = freshEngine().kinesis
@@ -125,7 +131,7 @@ const suite: Suite = {
       const values = valuesOf(100)
       let kinesis = freshEngine().kinesis
       const result = await compare({
-        rounds: 7,
+        rounds: 15,
         warmup: 2,
         before: () => {
           kinesis = freshEngine().kinesis

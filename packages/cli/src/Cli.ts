@@ -182,7 +182,7 @@ const put = Command.make(
       Options.withPseudoName("KEY"),
       Options.withDescription(
         "TEXT: one fixed key; field:NAME: the JSON field NAME (with --json; field:a.b for nested fields); " +
-          "key:TEXT: the fixed key TEXT. Default: a unique key per record, spread evenly over the shards"
+          "key:TEXT: the fixed key TEXT. Default: a made-up key, records spread evenly over the shards"
       ),
       Options.optional
     ),

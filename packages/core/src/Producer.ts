@@ -131,13 +131,14 @@ export interface ProducerOptions<A> {
   /** How values become Kinesis records. Default `Processor.json`. */
   readonly processor?: Processor.Processor<A> | undefined
   /**
-   * The partition key of a value. Default: a made-up key, and the record goes to a shard chosen in turn
-   * by its share of the hash space — exactly even, no MD5 to compute — with an explicit hash key inside
-   * that shard (GetRecords does not return it). The key is unique per record, except with a KPL
-   * processor: there one key serves all records (stored once per aggregate, not once per user record:
-   * ~13 bytes less per record), and each user record carries its shard's explicit hash key, which KCL
-   * checks against the shard it reads (it drops an aggregate holding a record of another shard).
-   * Records with made-up keys have no order to keep.
+   * The partition key of a value. Default: one short made-up key per producer (`p-` and 6 random
+   * characters), and each record goes to a shard chosen in turn by its share of the hash space —
+   * exactly even, no MD5 to compute — with an explicit hash key inside that shard (GetRecords does not
+   * return it). A key's bytes count toward the record size and the shard's 1 MiB/s, so a key that
+   * routes nothing is kept short and made once. With a KPL processor it is stored once per aggregate,
+   * and each user record carries its shard's explicit hash key, which KCL checks against the shard it
+   * reads (it drops an aggregate holding a record of another shard). Records with the made-up key have
+   * no order to keep.
    */
   readonly partitionKey?: ((value: A) => string) | undefined
   /** How long a record may wait for its batch to fill. Default 100 ms. */

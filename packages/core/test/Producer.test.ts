@@ -247,6 +247,11 @@ describe("Producer", () => {
           // exact shares (MD5 of random keys would scatter around them)
           assert.strictEqual(counts[shard.shardId], expected, shard.shardId)
         }
+        // routed by explicit hash key: the key routes nothing, so it is one short key (its bytes count
+        // toward the shard's throughput)
+        const keys = new Set((yield* KinesisTest.records("s")).map((r) => r.partitionKey))
+        assert.strictEqual(keys.size, 1)
+        assert.isAtMost([...keys][0]!.length, 8)
       }).pipe(Effect.provide(engine(4))))
 
     it.effect("kplJson with default keys: one aggregate per shard, its user records share one key and carry the shard's hash key", () =>
