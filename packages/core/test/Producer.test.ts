@@ -499,7 +499,14 @@ describe("Producer", () => {
         // routed by weight, not MD5: the records must say where they belong.
         for (const partitionKey of [undefined, (n: number) => `key-${n % 97}`]) {
           yield* Stream.range(1, 4000).pipe(
-            Stream.run(Producer.sink({ stream: "s", processor: Processor.kplJson, shardLimits: false, partitionKey }))
+            Stream.run(
+              Producer.sink<number>({
+                stream: "s",
+                processor: Processor.kplJson as Processor.Processor<number>,
+                shardLimits: false,
+                partitionKey
+              })
+            )
           )
         }
         const shards = yield* KinesisTest.shards("s")
