@@ -864,9 +864,12 @@ export const make = <A, E, R>(
         wake()
       })
 
+    /** Started right after the first refresh: waits first, then refreshes (until woken or the interval). */
     const coordinator = Effect.gen(function*() {
       while (true) {
         const signal = wakeCoordinator
+        yield* Effect.raceFirst(Deferred.await(signal), Effect.sleep(refreshInterval))
+        if (signal === wakeCoordinator) wakeCoordinator = Deferred.unsafeMake<void>(FiberId.none)
         // a store outage is waited out (leases held keep being read until they would expire)
         yield* refresh.pipe(
           Effect.catchTag(
@@ -874,8 +877,6 @@ export const make = <A, E, R>(
             (error) => Effect.logWarning("effect-kinesis consumer: shard assignment failed, retrying", error)
           )
         )
-        yield* Effect.raceFirst(Deferred.await(signal), Effect.sleep(refreshInterval))
-        if (signal === wakeCoordinator) wakeCoordinator = Deferred.unsafeMake<void>(FiberId.none)
       }
     })
 
