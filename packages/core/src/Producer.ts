@@ -170,7 +170,9 @@ export interface ProducerOptions<A> {
   /**
    * `"listShards"` (default): learn the shards with ListShards, pace each shard, and re-list when a
    * response reveals a reshard. `"skip"`: no listing (no ListShards permission needed); the limits apply
-   * to the whole stream, scaled by the number of shards responses have shown.
+   * to the whole stream, scaled by the number of shards responses have shown. Records without a key are
+   * still spread over every shard (explicit hash keys over the whole hash space), except with a KPL
+   * processor: its aggregates, all with the made-up key, then go to one shard — give such records keys.
    */
   readonly shardMap?: "listShards" | "skip" | undefined
   /** Runs after each successful `flush` (and the final one). */

@@ -254,6 +254,17 @@ describe("Producer", () => {
         assert.isAtMost([...keys][0]!.length, 8)
       }).pipe(Effect.provide(engine(4))))
 
+    it.effect("without a shard map (shardMap: skip), records without a key still spread over every shard", () =>
+      Effect.gen(function*() {
+        // one made-up key for all: routing is by explicit hash keys spread over the whole hash space
+        yield* Stream.range(1, 4000).pipe(
+          Stream.run(Producer.sink({ stream: "s", shardLimits: false, shardMap: "skip" }))
+        )
+        const counts = yield* countByShard
+        assert.strictEqual(Object.keys(counts).length, 4)
+        for (const n of Object.values(counts)) assert.strictEqual(n, 1000)
+      }).pipe(Effect.provide(engine(4))))
+
     it.effect("kplJson with default keys: one aggregate per shard, its user records share one key and carry the shard's hash key", () =>
       Effect.gen(function*() {
         yield* Stream.range(1, 400).pipe(

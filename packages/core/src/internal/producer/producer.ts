@@ -229,10 +229,14 @@ const SPREAD_SLOTS = 1024
 /** Partition key → hash key cache entries (cleared when full): user keys repeat, MD5 is not free. */
 const KEY_CACHE_SIZE = 8192
 
+/**
+ * Explicit hash keys spread over a shard's range; for the lane of an unknown shard (no shard map),
+ * over the whole hash space, so that records with the made-up key still spread over every shard.
+ */
 const spreadHashKeys = (shard: Kinesis.Shard | undefined): ReadonlyArray<string> => {
-  if (shard === undefined) return []
-  const start = BigInt(shard.hashKeyRange.startingHashKey)
-  const width = BigInt(shard.hashKeyRange.endingHashKey) - start + 1n
+  const start = shard === undefined ? 0n : BigInt(shard.hashKeyRange.startingHashKey)
+  const end = shard === undefined ? ShardMap.MAX_HASH_KEY : BigInt(shard.hashKeyRange.endingHashKey)
+  const width = end - start + 1n
   const n = BigInt(HASH_KEYS_PER_LANE)
   return Array.from(
     { length: HASH_KEYS_PER_LANE },
@@ -589,9 +593,9 @@ export const make = <A>(
     }
 
     const laneFor = (item: Item<A>): Lane<A> => {
-      if (map === undefined || laneByIndex.length === 0) return fallbackLane()
+      const known = map !== undefined && laneByIndex.length > 0
       if (item.generated) {
-        const lane = spread[spreadCursor++ & (SPREAD_SLOTS - 1)]!
+        const lane = known ? spread[spreadCursor++ & (SPREAD_SLOTS - 1)]! : fallbackLane()
         // KPL: the aggregate's own key, also on each user record: KCL drops an aggregate whose user
         // records' keys (explicit, else MD5 of the partition key) fall outside the shard it was read from
         item.explicitHashKey = carriesHashKey
@@ -599,6 +603,7 @@ export const make = <A>(
           : lane.hashKeys[lane.hashKeyCursor++ & (HASH_KEYS_PER_LANE - 1)]
         return lane
       }
+      if (map === undefined || !known) return fallbackLane()
       let hashKey: bigint
       if (item.explicitHashKey === undefined) {
         const cached = keyCache.get(item.partitionKey)
