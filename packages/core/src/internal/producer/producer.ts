@@ -532,13 +532,16 @@ export const make = <A>(
     const addDirect = (item: Item<A>, now: number): EncodeError | RecordTooLarge | undefined => {
       const error = encodeItem(item)
       if (error !== undefined) return error
+      queueDirect(item, now)
+      return undefined
+    }
+    const queueDirect = (item: Item<A>, now: number): void => {
       const lane = laneFor(item)
       lane.ready.push(item)
       lane.readyBytes += item.size
       outstandingBytes += item.size
       outstandingRecords++
       if (now < lane.readySince) lane.readySince = now
-      return undefined
     }
 
     /** Bytes held by the lanes' accumulators (kept up to date on add and flush, not recounted per put). */
@@ -1184,16 +1187,17 @@ export const make = <A>(
               const to = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - outstandingRecords))
               if (direct) {
                 const now = clock.unsafeCurrentTimeMillis()
+                const items: Array<Item<A>> = []
+                let error: ProducerError | undefined
                 for (let i = from; i < to; i++) {
                   const item = toItem(inputs[i]!, undefined)
-                  const error = item instanceof InvalidPartitionKey ? item : addDirect(item, now)
-                  if (error !== undefined) {
-                    notify()
-                    return Effect.fail(error)
-                  }
+                  error = item instanceof InvalidPartitionKey ? item : encodeItem(item)
+                  if (error !== undefined) break
+                  items.push(item as Item<A>)
                 }
+                for (let i = 0; i < items.length; i++) queueDirect(items[i]!, now)
                 notify()
-                return loop(to)
+                return error === undefined ? loop(to) : Effect.fail(error)
               }
               const items: Array<Item<A>> = []
               for (let i = from; i < to; i++) {
