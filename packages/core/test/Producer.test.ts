@@ -265,6 +265,18 @@ describe("Producer", () => {
         for (const n of Object.values(counts)) assert.strictEqual(n, 1000)
       }).pipe(Effect.provide(engine(4))))
 
+    it.effect("records with an explicit hash key and no partition key go out together (no key order to keep)", () =>
+      Effect.gen(function*() {
+        yield* Stream.range(1, 300).pipe(
+          Stream.map((n) => Producer.record(n, { explicitHashKey: "0" })),
+          Stream.run(Producer.sink({ stream: "s", shardLimits: false }))
+        )
+        const calls = yield* putCalls
+        assert.deepStrictEqual(calls.map((c) => c.records), [300])
+        const stored = yield* KinesisTest.records("s")
+        assert.strictEqual(new Set(stored.map((r) => r.partitionKey)).size, 300) // a key of their own each
+      }).pipe(Effect.provide(engine(4))))
+
     it.effect("kplJson with default keys: one aggregate per shard, its user records share one key and carry the shard's hash key", () =>
       Effect.gen(function*() {
         yield* Stream.range(1, 400).pipe(

@@ -61,6 +61,39 @@ const checkSize = (name: string, value: number, max: number): number => {
   return value
 }
 
+/**
+ * Encodes one user record and checks it: `EncodeError` when the serializer throws or the aggregator
+ * refuses the bytes, `RecordTooLarge` when it cannot fit a Kinesis record alone. Shared by the
+ * accumulator and the producer's path for processors that do not aggregate. @internal
+ */
+export const encodeEntry = <A>(
+  encode: Serializer<A>["encode"],
+  validate: Aggregator["validate"],
+  dataLengthOf: Aggregator["dataLengthOf"],
+  entry: Entry<A>,
+  partitionKeyBytes: number,
+  maxRecordSize: number
+): Uint8Array | EncodeError | RecordTooLarge => {
+  let item: Uint8Array
+  try {
+    item = encode(entry.value)
+  } catch (cause) {
+    return new EncodeError({ record: entry.value, cause })
+  }
+  if (validate !== undefined) {
+    const reason = validate(item)
+    if (reason !== undefined) return new EncodeError({ record: entry.value, cause: new Error(reason) })
+  }
+  const ehk = entry.explicitHashKey
+  // an explicit hash key is decimal digits (anything else is refused by Kinesis): 1 byte each
+  const size = dataLengthOf(item.length, partitionKeyBytes, ehk === undefined ? undefined : ehk.length) +
+    partitionKeyBytes
+  if (size > maxRecordSize) {
+    return new RecordTooLarge({ size, maxSize: maxRecordSize, partitionKey: entry.partitionKey, record: entry.value })
+  }
+  return item
+}
+
 class AccumulatorImpl<A> implements Accumulator<A> {
   private readonly maxRecordSize: number
   private readonly maxAggregateSize: number
@@ -100,25 +133,9 @@ class AccumulatorImpl<A> implements Accumulator<A> {
     const keyBytes = new Array<number>(n)
     for (let i = 0; i < n; i++) {
       const entry = entries[i]
-      let item: Uint8Array
-      try {
-        item = encode(entry.value)
-      } catch (cause) {
-        return Either.left(new EncodeError({ record: entry.value, cause }))
-      }
-      if (validate !== undefined) {
-        const reason = validate(item)
-        if (reason !== undefined) return Either.left(new EncodeError({ record: entry.value, cause: new Error(reason) }))
-      }
       const pkBytes = entry.partitionKeyBytes ?? utf8Length(entry.partitionKey)
-      const ehk = entry.explicitHashKey
-      // an explicit hash key is decimal digits (anything else is refused by Kinesis): 1 byte each
-      const size = dataLengthOf(item.length, pkBytes, ehk === undefined ? undefined : ehk.length) + pkBytes
-      if (size > maxRecordSize) {
-        return Either.left(
-          new RecordTooLarge({ size, maxSize: maxRecordSize, partitionKey: entry.partitionKey, record: entry.value })
-        )
-      }
+      const item = encodeEntry(encode, validate, dataLengthOf, entry, pkBytes, maxRecordSize)
+      if (!(item instanceof Uint8Array)) return Either.left(item)
       items[i] = item
       keyBytes[i] = pkBytes
     }

@@ -37,13 +37,13 @@ import * as Intervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Kinesis from "../../Kinesis.js"
 import {
-  EncodeError,
+  type EncodeError,
   type FailedRecord,
   InvalidPartitionKey,
   type InvalidStreamAddress,
   isRetryable,
   PutRecordsFailed,
-  RecordTooLarge,
+  type RecordTooLarge,
   type ServiceError
 } from "../../KinesisError.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
@@ -53,6 +53,7 @@ import * as ShardMap from "../../ShardMap.js"
 import * as StreamAddress from "../../StreamAddress.js"
 import * as Metrics from "../metrics.js"
 import * as Aggregators from "../processor/aggregators.js"
+import { encodeEntry } from "../processor/processor.js"
 import { utf8Length } from "../processor/utf8.js"
 import { TokenBucket } from "./tokenBucket.js"
 
@@ -511,20 +512,14 @@ export const make = <A>(
      * checks and errors are the accumulator's (`Processor.Accumulator.add`).
      */
     const direct = processor.aggregator === Aggregators.single
+    const { dataLengthOf, validate } = processor.aggregator
     const encode = processor.serializer.encode
     const encodeItem = (item: Item<A>): EncodeError | RecordTooLarge | undefined => {
-      let data: Uint8Array
-      try {
-        data = encode(item.value)
-      } catch (cause) {
-        return new EncodeError({ record: item.value, cause })
-      }
-      const size = data.length + (item.partitionKeyBytes ?? utf8Length(item.partitionKey))
-      if (size > maxRecordSize) {
-        return new RecordTooLarge({ size, maxSize: maxRecordSize, partitionKey: item.partitionKey, record: item.value })
-      }
+      const pkBytes = item.partitionKeyBytes ?? utf8Length(item.partitionKey)
+      const data = encodeEntry(encode, validate, dataLengthOf, item, pkBytes, maxRecordSize)
+      if (!(data instanceof Uint8Array)) return data
       item.data = data
-      item.size = size
+      item.size = data.length + pkBytes // the single aggregator sends the bytes as they are
       return undefined
     }
 
@@ -1106,7 +1101,12 @@ export const make = <A>(
      * record is CPU and garbage.
      */
     const madeUpKey = `p-${Math.random().toString(36).slice(2, 8)}`
-    const keyOf = options.partitionKey ?? (() => madeUpKey)
+    /**
+     * A record routed by its own explicit hash key but given no partition key gets a unique one: one
+     * key for all of them would put them under the per-key order rule (one per shard per request).
+     */
+    let keyCounter = 0
+    const keyOf = options.partitionKey ?? (() => `${madeUpKey}-${(keyCounter++).toString(36)}`)
 
     const toItem = (
       input: A | ProducerRecord<A>,
