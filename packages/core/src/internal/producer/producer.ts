@@ -208,7 +208,12 @@ interface Lane<A> {
   readonly accumulator: Processor.Accumulator<A>
   /** Clock ms when the accumulator last went from empty to non-empty. */
   accumulatingSince: number
-  ready: Array<Pending<A>>
+  /**
+   * Records ready to send: `ready[readyHead…]`. Slots before `readyHead` were sent and are cleared, so
+   * that a sent record is garbage once its request is answered (not kept alive, and promoted to the
+   * old generation, by a queue that never empties while records keep coming).
+   */
+  ready: Array<Pending<A> | undefined>
   readyHead: number
   readyBytes: number
   /** Clock ms since the oldest ready record waits (−∞: retries, send as soon as allowed). */
@@ -368,6 +373,8 @@ export const make = <A>(
     const lanes = new Map<string, Lane<A>>()
     let map: ShardMap.ShardMap | undefined
     let laneByIndex: Array<Lane<A>> = []
+    /** The records of a lane that wait to be sent (the slots from `readyHead` on are set). */
+    const waiting = (lane: Lane<A>): Array<Pending<A>> => lane.ready.slice(lane.readyHead) as Array<Pending<A>>
     /** Lanes by share of the hash space, for generated keys (see `spreadTable`). */
     let spread: Array<Lane<A>> = []
     let spreadCursor = 0
@@ -434,7 +441,7 @@ export const make = <A>(
       if (!carriesHashKey) return // other records are routed by their own keys: they find the right child
       flushAccumulator(lane, now)
       if (lane.readyHead >= lane.ready.length) return
-      const pending = lane.ready.slice(lane.readyHead)
+      const pending = waiting(lane)
       lane.ready = []
       lane.readyHead = 0
       lane.readyBytes = 0
@@ -729,7 +736,7 @@ export const make = <A>(
     const retryLane = (lane: Lane<A>, list: Array<Pending<A>>, input: RetryInput, now: number) =>
       Effect.suspend(() => {
         // the lane stays in flight (nothing of it is sent) until every record's schedule has decided
-        lane.ready = list.concat(lane.ready.slice(lane.readyHead))
+        lane.ready = list.concat(waiting(lane))
         lane.readyHead = 0
         for (const p of list) lane.readyBytes += p.size
         lane.readySince = -Infinity
@@ -755,7 +762,8 @@ export const make = <A>(
             for (const p of retried) retryInfo(p).notBefore = notBefore
             if (givenUp.length > 0) {
               const drop = new Set(givenUp)
-              lane.ready = lane.ready.filter((p) => !drop.has(p))
+              lane.ready = waiting(lane).filter((p) => !drop.has(p))
+              lane.readyHead = 0
               for (const p of givenUp) lane.readyBytes -= p.size
               failAggregates(givenUp)
             }
@@ -1029,6 +1037,7 @@ export const make = <A>(
               for (const r of itemsOf(p)) if (!r.generated) keys.add(r.partitionKey)
             }
             entries.push(p)
+            lane.ready[i] = undefined
             laneBytes += size
             bytes += size
           }
@@ -1038,7 +1047,7 @@ export const make = <A>(
           if (kept.length === 0) {
             lane.readyHead = i
           } else {
-            lane.ready = kept.concat(lane.ready.slice(i))
+            lane.ready = kept.concat(lane.ready.slice(i) as Array<Pending<A>>) // not taken: all set
             lane.readyHead = 0
           }
           lane.readyBytes -= laneBytes
