@@ -164,8 +164,10 @@ const NO_DATA = new Uint8Array(0)
  * set when it is encoded, and no `Aggregate` is made for it (one object per record, not three).
  */
 class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
-  data: Uint8Array = NO_DATA
-  size = 0
+  // set in the constructor, not as field initializers: a class field is defined (an own-property
+  // definition per instance), which costs more than a store
+  data: Uint8Array
+  size: number
   constructor(
     readonly value: A,
     readonly partitionKey: string,
@@ -179,7 +181,10 @@ class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
      * hash key inside that shard says so to Kinesis, unless the aggregate carries the shard's own).
      */
     readonly generated: boolean
-  ) {}
+  ) {
+    this.data = NO_DATA
+    this.size = 0
+  }
 }
 
 /** A Kinesis record waiting in a lane (it is also the PutRecords entry sent for it). */
@@ -487,6 +492,8 @@ export const make = <A>(
     let outstandingRecords = 0 // user records accepted, not yet delivered or failed
     let outstandingBytes = 0 // their Kinesis bytes once packed (ready + in flight)
     let inFlightRequests = 0
+    /** `send` calls waiting for their record's delivery (while none waits, deliveries are not resolved). */
+    let sendsWaiting = 0
     /** Whether a record with a key of the user's came (until then no ordering rule can apply). */
     let userKeys = false
     let delivered = 0
@@ -774,11 +781,12 @@ export const make = <A>(
         if (metricsOn) mRetries(list.length)
       })))
 
-    /** A lane's part of a request: `entries[from, to)`. */
+    /** A lane's part of a request: `entries[from, to)`, of `bytes` bytes. */
     interface Taken {
       readonly lane: Lane<A>
       readonly from: number
       readonly to: number
+      readonly bytes: number
     }
 
     /**
@@ -823,7 +831,30 @@ export const make = <A>(
             let throttled = 0
             let unexpectedShard = false
             const results = response.records
-            for (const { from, lane, to } of batch) {
+            for (const { bytes, from, lane, to } of batch) {
+              // The usual case, handled per lane rather than per record: every record went in, no
+              // `send` waits for a delivery, no record carries retry state, and the shard is known.
+              let allIn = sendsWaiting === 0 && retries.size === 0 && lane.shard !== undefined
+              for (let index = from; allIn && index < to; index++) {
+                const r = results[index]
+                if (r === undefined || r._tag !== "Success") allIn = false
+              }
+              if (allIn) {
+                let count = to - from
+                if (!direct) {
+                  count = 0
+                  for (let index = from; index < to; index++) count += countOf(entries[index]!)
+                }
+                deliveredRecords += count
+                deliveredKinesis += to - from
+                deliveredBytes += bytes
+                outstandingRecords -= count
+                outstandingBytes -= bytes
+                const last = results[to - 1]
+                if (last !== undefined && last._tag === "Success" && last.shardId !== lane.id) unexpectedShard = true
+                lane.inFlight = false
+                continue
+              }
               let lastShard: string | undefined
               let again: Array<Pending<A>> | undefined
               let hopeless: Array<Pending<A>> | undefined
@@ -1002,42 +1033,56 @@ export const make = <A>(
           const blocked = checkKeys ? new Set<string>() : undefined
           const kept: Array<Pending<A>> = []
           const from = entries.length
+          // The buckets are not refilled within this call (one `now`): their tokens are read once.
+          // `canTake(cost)` is `tokens >= min(cost, capacity)`: a record larger than a bucket goes
+          // alone, once the bucket is full.
+          const recordTokens = lane.recordBucket === undefined ? Infinity : lane.recordBucket.available(now)
+          const recordCap = lane.recordBucket === undefined ? Infinity : lane.recordBucket.capacity
+          const byteTokens = lane.byteBucket === undefined ? Infinity : lane.byteBucket.available(now)
+          const byteCap = lane.byteBucket === undefined ? Infinity : lane.byteBucket.capacity
+          /** Nothing to skip over: no record waits for its retry delay, no key order to keep. */
+          const straight = retries.size === 0 && keys === undefined
+          const ready = lane.ready
           let laneBytes = 0
           let i = lane.readyHead
-          for (; i < lane.ready.length && entries.length < maxBatchRecords; i++) {
-            const p = lane.ready[i]!
-            const info = retries.size === 0 ? undefined : retries.get(p)
-            let take = info === undefined || info.notBefore <= now
-            if (info !== undefined && !take && info.notBefore < nextAt) nextAt = info.notBefore
-            if (take && keys !== undefined && blocked !== undefined) {
-              for (const r of itemsOf(p)) {
-                if (r.generated) continue
-                if (keys.has(r.partitionKey) || blocked.has(r.partitionKey)) {
-                  take = false
-                  break
+          for (; i < ready.length && entries.length < maxBatchRecords; i++) {
+            const p = ready[i]!
+            if (!straight) {
+              const info = retries.size === 0 ? undefined : retries.get(p)
+              let take = info === undefined || info.notBefore <= now
+              if (info !== undefined && !take && info.notBefore < nextAt) nextAt = info.notBefore
+              if (take && keys !== undefined && blocked !== undefined) {
+                for (const r of itemsOf(p)) {
+                  if (r.generated) continue
+                  if (keys.has(r.partitionKey) || blocked.has(r.partitionKey)) {
+                    take = false
+                    break
+                  }
                 }
               }
-            }
-            if (!take) {
-              if (blocked !== undefined) {
-                for (const r of itemsOf(p)) if (!r.generated) blocked.add(r.partitionKey)
+              if (!take) {
+                if (blocked !== undefined) {
+                  for (const r of itemsOf(p)) if (!r.generated) blocked.add(r.partitionKey)
+                }
+                kept.push(p)
+                if (kept.length >= maxBatchRecords) {
+                  i++
+                  break // scanned far enough
+                }
+                continue
               }
-              kept.push(p)
-              if (kept.length >= maxBatchRecords) {
-                i++
-                break // scanned far enough
-              }
-              continue
             }
             const size = p.size
-            if (bytes + size > maxBatchBytes) break
-            if (lane.recordBucket !== undefined && !lane.recordBucket.canTake(entries.length - from + 1, now)) break
-            if (lane.byteBucket !== undefined && !lane.byteBucket.canTake(laneBytes + size, now)) break
+            if (
+              bytes + size > maxBatchBytes ||
+              recordTokens < Math.min(entries.length - from + 1, recordCap) ||
+              byteTokens < Math.min(laneBytes + size, byteCap)
+            ) break
             if (keys !== undefined) {
               for (const r of itemsOf(p)) if (!r.generated) keys.add(r.partitionKey)
             }
             entries.push(p)
-            lane.ready[i] = undefined
+            ready[i] = undefined
             laneBytes += size
             bytes += size
           }
@@ -1063,7 +1108,7 @@ export const make = <A>(
             lane.readyHead = 0
           }
           if (lane.readySince === -Infinity && lane.readyHead < lane.ready.length) lane.readySince = now
-          batch.push({ lane, from, to: entries.length })
+          batch.push({ lane, from, to: entries.length, bytes: laneBytes })
         }
         cursor = (cursor + 1) % Math.max(1, n)
         if (batch.length === 0) break
@@ -1073,6 +1118,22 @@ export const make = <A>(
       return { nextAt, started }
     }
 
+    /**
+     * Starts a request at once, on this thread: it runs until its call suspends (with the SDK, on the
+     * network; with a port that answers at once, to its end: the response is handled before this
+     * returns). The fiber is the producer's (its runtime and scope), whoever calls this.
+     */
+    const runRequest = yield* FiberSet.runtime(requests)<never>()
+    /**
+     * Sends what is due now, from the fiber that just queued records (`offer`): a full request goes
+     * out before more records are encoded, rather than when the pump fiber next runs. Records then
+     * wait less, and fewer are alive at a time (less garbage-collection work, warmer caches).
+     */
+    const pumpNow = (now: number) => {
+      const { started } = pumpOnce(Math.floor(now))
+      for (const request of started) runRequest(request)
+    }
+
     const pump = Effect.gen(function*() {
       while (true) {
         // whole milliseconds: jittered delays put fractional instants on the clock, and a sleep of a
@@ -1080,7 +1141,7 @@ export const make = <A>(
         const now = Math.floor(clock.unsafeCurrentTimeMillis())
         const signal = wake
         const { nextAt, started } = pumpOnce(now)
-        for (const request of started) yield* FiberSet.run(requests, request)
+        for (const request of started) runRequest(request)
         if (metricsOn) {
           if (failedSinceReport > 0) {
             mFailed(failedSinceReport)
@@ -1193,8 +1254,10 @@ export const make = <A>(
           return Effect.zipRight(
             waitForRoom,
             Effect.suspend(() => {
-              const to = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - outstandingRecords))
+              const room = Math.max(1, maxQueueRecords - outstandingRecords)
               if (direct) {
+                // a request's worth at a time, sent (if due) before the next is encoded
+                const to = Math.min(inputs.length, from + Math.min(room, maxBatchRecords))
                 const now = clock.unsafeCurrentTimeMillis()
                 const items: Array<Item<A>> = []
                 let error: ProducerError | undefined
@@ -1205,9 +1268,11 @@ export const make = <A>(
                   items.push(item as Item<A>)
                 }
                 for (let i = 0; i < items.length; i++) queueDirect(items[i]!, now)
+                pumpNow(now)
                 notify()
                 return error === undefined ? loop(to) : Effect.fail(error)
               }
+              const to = Math.min(inputs.length, from + room)
               const items: Array<Item<A>> = []
               for (let i = from; i < to; i++) {
                 const item = toItem(inputs[i]!, undefined)
@@ -1235,9 +1300,13 @@ export const make = <A>(
         const deferred = Deferred.unsafeMake<Delivery, ProducerError>(FiberId.none)
         const item = toItem(value, deferred, putOptions)
         if (item instanceof InvalidPartitionKey) return Effect.fail(item)
+        sendsWaiting++
         return waitForRoom.pipe(
           Effect.zipRight(offerItems([item])),
-          Effect.zipRight(Deferred.await(deferred))
+          Effect.zipRight(Deferred.await(deferred)),
+          Effect.ensuring(Effect.sync(() => {
+            sendsWaiting--
+          }))
         )
       })
 
