@@ -3,7 +3,7 @@
  * failures, per-key order under random throttling, back-pressure, flush on close and on upstream end,
  * bad input, resharding.
  */
-import { KinesisTest, Processor, Producer, ShardMap } from "@effect-kinesis/core"
+import { Kinesis, KinesisTest, Processor, Producer, ShardMap } from "@effect-kinesis/core"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Array as Arr,
@@ -12,6 +12,7 @@ import {
   Effect,
   Exit,
   Fiber,
+  Layer,
   Option,
   Schedule,
   Schema,
@@ -52,6 +53,43 @@ describe("Producer", () => {
         for (const call of calls) assert.isAtMost(call.bytes, 5 * 1024 * 1024)
         assert.strictEqual(calls.reduce((n, c) => n + c.records, 0), 120)
       }).pipe(Effect.provide(engine(4))))
+
+    it.effect("offer sends a full request before it encodes the rest of its input", () => {
+      // how many values had been encoded when each request went out
+      let encoded = 0
+      const atPut: Array<number> = []
+      const counting = Processor.make({
+        name: "json, counting encodes",
+        serializer: {
+          encode: (value: unknown) => {
+            encoded++
+            return Processor.jsonSerializer.encode(value)
+          },
+          decode: Processor.jsonSerializer.decode
+        },
+        aggregator: Processor.singleAggregator
+      })
+      const watched = Layer.effect(
+        Kinesis.Kinesis,
+        Effect.map(Kinesis.Kinesis, (kinesis) => ({
+          ...kinesis,
+          putRecords: (request: Kinesis.PutRecordsRequest) =>
+            Effect.suspend(() => {
+              atPut.push(encoded)
+              return kinesis.putRecords(request)
+            })
+        }))
+      )
+      return Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream: "s", processor: counting, shardLimits: false })
+        yield* producer.offer(Arr.range(1, 1500))
+        yield* withClock(producer.flush)
+        // one shard: 500 records make a full request, sent before the next 500 are encoded (the
+        // records of the first request are not all kept alive, waiting, while the rest are encoded)
+        assert.deepStrictEqual(atPut, [500, 1000, 1500])
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 1500)
+      }).pipe(Effect.scoped, Effect.provide(Layer.provideMerge(watched, engine())))
+    })
 
     it.effect("a partial batch goes after bufferTime", () =>
       Effect.gen(function*() {

@@ -1213,30 +1213,75 @@ export const make = <A>(
       return Effect.zipRight(Deferred.await(waiter), waitForRoom)
     })
 
+    /**
+     * Adds items (already made); on an item that cannot be added, those before it are in and its
+     * error is returned. Synchronous: it notifies the pump, it does not send.
+     */
+    const addAll = (items: ReadonlyArray<Item<A>>, now: number): EncodeError | RecordTooLarge | undefined => {
+      // groups (one per shard lane) are added one by one, each all or nothing: remember which made it
+      const groups: Array<ReadonlyArray<Item<A>>> = []
+      const error = addItems(items, now, groups)
+      if (error === undefined) {
+        notify()
+        return undefined
+      }
+      const added = new Set(groups.flat())
+      // add the rest one by one up to the bad record (never an item twice), then fail with its error.
+      // Records of other lanes that came after it in the same call may already be in.
+      for (const item of items) {
+        if (added.has(item)) continue
+        const single = addItems([item], now)
+        if (single !== undefined) {
+          notify()
+          return single
+        }
+      }
+      notify()
+      return error
+    }
+
     const offerItems = (items: ReadonlyArray<Item<A>>): Effect.Effect<void, ProducerError> =>
       Effect.suspend(() => {
-        const now = clock.unsafeCurrentTimeMillis()
-        // groups (one per shard lane) are added one by one, each all or nothing: remember which made it
-        const groups: Array<ReadonlyArray<Item<A>>> = []
-        const error = addItems(items, now, groups)
-        if (error === undefined) {
-          notify()
-          return Effect.void
-        }
-        const added = new Set(groups.flat())
-        // add the rest one by one up to the bad record (never an item twice), then fail with its error.
-        // Records of other lanes that came after it in the same call may already be in.
-        for (const item of items) {
-          if (added.has(item)) continue
-          const single = addItems([item], now)
-          if (single !== undefined) {
-            notify()
-            return Effect.fail(single)
-          }
-        }
-        notify()
-        return Effect.fail(error)
+        const error = addAll(items, clock.unsafeCurrentTimeMillis())
+        return error === undefined ? Effect.void : Effect.fail(error)
       })
+
+    /**
+     * Turns `inputs[from, to)` into records and adds them; returns the error of the first bad input
+     * (the records before it are in). Encoding runs first, then routing and queueing.
+     */
+    const addSlice = (
+      inputs: ReadonlyArray<A | ProducerRecord<A>>,
+      from: number,
+      to: number,
+      now: number
+    ): ProducerError | undefined => {
+      const items: Array<Item<A>> = []
+      let error: ProducerError | undefined
+      if (direct) {
+        for (let i = from; i < to; i++) {
+          const item = toItem(inputs[i]!, undefined)
+          error = item instanceof InvalidPartitionKey ? item : encodeItem(item)
+          if (error !== undefined) break
+          items.push(item as Item<A>)
+        }
+        for (let i = 0; i < items.length; i++) queueDirect(items[i]!, now)
+        notify()
+        return error
+      }
+      for (let i = from; i < to; i++) {
+        const item = toItem(inputs[i]!, undefined)
+        if (item instanceof InvalidPartitionKey) {
+          error = item
+          break
+        }
+        items.push(item)
+      }
+      return addAll(items, now) ?? error
+    }
+
+    /** Values `offer` turns into records before it sends what is due (about a request's worth). */
+    const OFFER_SLICE = 500
 
     const offer = (values: Iterable<A | ProducerRecord<A>>): Effect.Effect<void, ProducerError> =>
       Effect.suspend(() => {
@@ -1246,42 +1291,24 @@ export const make = <A>(
           : Array.isArray(values)
           ? values as ReadonlyArray<A | ProducerRecord<A>>
           : Array.from(values)
-        // respect the queue bound: add in slices that fit. Each slice's values become items and are
-        // added in one pass (each item is encoded and queued while it is fresh in the CPU cache); on
-        // bad input the items before it are added, then the call fails with its error.
+        // Respect the queue bound: take what fits, then wait for room. What fits is added in slices
+        // of about a request's worth, and after each slice the requests that are due go out at once:
+        // records are sent soon after they are encoded (fewer alive at a time, warmer caches), rather
+        // than once the whole input is encoded. On bad input the records before it are added, then
+        // the call fails with its error.
         const loop = (from: number): Effect.Effect<void, ProducerError> => {
           if (from >= inputs.length) return Effect.void
           return Effect.zipRight(
             waitForRoom,
             Effect.suspend(() => {
-              const room = Math.max(1, maxQueueRecords - outstandingRecords)
-              if (direct) {
-                // a request's worth at a time, sent (if due) before the next is encoded
-                const to = Math.min(inputs.length, from + Math.min(room, maxBatchRecords))
+              const end = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - outstandingRecords))
+              for (let start = from; start < end; start += OFFER_SLICE) {
                 const now = clock.unsafeCurrentTimeMillis()
-                const items: Array<Item<A>> = []
-                let error: ProducerError | undefined
-                for (let i = from; i < to; i++) {
-                  const item = toItem(inputs[i]!, undefined)
-                  error = item instanceof InvalidPartitionKey ? item : encodeItem(item)
-                  if (error !== undefined) break
-                  items.push(item as Item<A>)
-                }
-                for (let i = 0; i < items.length; i++) queueDirect(items[i]!, now)
+                const error = addSlice(inputs, start, Math.min(end, start + OFFER_SLICE), now)
                 pumpNow(now)
-                notify()
-                return error === undefined ? loop(to) : Effect.fail(error)
+                if (error !== undefined) return Effect.fail(error)
               }
-              const to = Math.min(inputs.length, from + room)
-              const items: Array<Item<A>> = []
-              for (let i = from; i < to; i++) {
-                const item = toItem(inputs[i]!, undefined)
-                if (item instanceof InvalidPartitionKey) {
-                  return Effect.zipRight(offerItems(items), Effect.fail(item))
-                }
-                items.push(item)
-              }
-              return Effect.zipRight(offerItems(items), loop(to))
+              return loop(end)
             })
           )
         }
