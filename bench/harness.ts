@@ -84,3 +84,73 @@ export const compare = async (options: {
 
 export const fmt = (n: number): string =>
   n >= 1000 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(3)
+
+/** What `compareInProcesses` reports: medians over the processes, and the spread of their ratios. */
+export interface IsolatedResult {
+  readonly ours: number
+  readonly baseline: number
+  /** The median of the processes' ratios. */
+  readonly ratio: number
+  readonly ratios: ReadonlyArray<number>
+}
+
+/** The environment variable that makes a suite module run one case and print its result. */
+export const CASE_ENV = "EFFECT_KINESIS_BENCH_CASE"
+
+/**
+ * Runs `compare` for one case in `processes` fresh Node processes, one after another, and reports
+ * the medians. A single process settles on its own JIT and heap state, and that state favours one
+ * side or the other for the whole run: on this machine an A/A comparison (the same code on both
+ * sides) measured 0.93–1.13× from one process to the next. Fresh processes spread that bias.
+ *
+ * The child runs `module` (a suite file) with `CASE_ENV` set to `caseId`; the module must then call
+ * `runCaseIfChild` with its cases.
+ */
+export const compareInProcesses = async (options: {
+  readonly module: string
+  readonly caseId: string
+  readonly processes: number
+}): Promise<IsolatedResult> => {
+  const { execFileSync } = await import("node:child_process")
+  const { fileURLToPath } = await import("node:url")
+  const results: Array<{ ours: number; baseline: number; ratio: number }> = []
+  for (let i = 0; i < options.processes; i++) {
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(options.module)], {
+      env: { ...process.env, [CASE_ENV]: options.caseId },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      maxBuffer: 1024 * 1024
+    })
+    const line = out.trim().split("\n").pop() ?? ""
+    results.push(JSON.parse(line) as { ours: number; baseline: number; ratio: number })
+  }
+  return {
+    ours: median(results.map((r) => r.ours)),
+    baseline: median(results.map((r) => r.baseline)),
+    ratio: median(results.map((r) => r.ratio)),
+    ratios: results.map((r) => r.ratio)
+  }
+}
+
+/**
+ * In a child started by `compareInProcesses`: runs the case named by `CASE_ENV` and prints its
+ * result as the last line of stdout. Returns whether this process is such a child.
+ */
+export const runCaseIfChild = (
+  cases: Record<string, () => Promise<{ readonly ours: number; readonly baseline: number; readonly ratio: number }>>
+): boolean => {
+  const id = process.env[CASE_ENV]
+  if (id === undefined) return false
+  const run = cases[id]
+  if (run === undefined) throw new Error(`no bench case ${id}`)
+  run().then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result)}\n`)
+    },
+    (error: unknown) => {
+      console.error(error)
+      process.exitCode = 1
+    }
+  )
+  return true
+}

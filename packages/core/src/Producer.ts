@@ -204,7 +204,11 @@ export const defaults = internal.defaults
 export interface Producer<A> {
   /** Accepts a record (suspends while the producer is full). Fails at once for bad input. */
   readonly put: (value: A, options?: PutOptions) => Effect.Effect<void, ProducerError>
-  /** Accepts many values or `ProducerRecord`s; the valid ones before a bad one are accepted. */
+  /**
+   * Accepts many values or `ProducerRecord`s; the valid ones before a bad one are accepted. Full
+   * requests go out as the values are taken in (about every 500 values), not once all are encoded,
+   * and the call suspends while the producer is full.
+   */
   readonly offer: (values: Iterable<A | ProducerRecord<A>>) => Effect.Effect<void, ProducerError>
   /** Accepts a record and waits until it is delivered. */
   readonly send: (value: A, options?: PutOptions) => Effect.Effect<Delivery, ProducerError>

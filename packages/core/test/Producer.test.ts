@@ -443,6 +443,30 @@ describe("Producer", () => {
         const [stored] = yield* KinesisTest.records("s")
         assert.deepStrictEqual(delivery, { shardId: stored!.shardId, sequenceNumber: stored!.sequenceNumber })
       }).pipe(Effect.scoped, Effect.provide(engine(2))))
+
+    it.effect("sends among offers: each send gets its own record's delivery", () =>
+      Effect.gen(function*() {
+        const producer = yield* Producer.make({ stream: "s", shardLimits: false, bufferTime: "10 millis" })
+        yield* producer.offer(Arr.range(1, 700))
+        const sends = yield* Effect.fork(
+          Effect.forEach(Arr.range(1, 5), (i) => producer.send({ sent: i }), { concurrency: "unbounded" })
+        )
+        yield* producer.offer(Arr.range(701, 2000))
+        const deliveries = yield* withClock(Fiber.join(sends), "10 millis")
+        yield* withClock(producer.flush, "10 millis")
+        const stored = yield* KinesisTest.records("s")
+        assert.strictEqual(stored.length, 2005)
+        for (const [i, delivery] of deliveries.entries()) {
+          const record = stored.find((r) => r.sequenceNumber === delivery.sequenceNumber)
+          assert.isDefined(record)
+          assert.strictEqual(record!.shardId, delivery.shardId)
+          assert.deepStrictEqual(decode(record!.data), { sent: i + 1 })
+        }
+        // a plain offer after the sends have ended is delivered too
+        yield* producer.offer(Arr.range(2001, 2600))
+        yield* withClock(producer.flush, "10 millis")
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 2605)
+      }).pipe(Effect.scoped, Effect.provide(engine(3))))
   })
 
   describe("bad input", () => {

@@ -1327,14 +1327,16 @@ export const make = <A>(
         const deferred = Deferred.unsafeMake<Delivery, ProducerError>(FiberId.none)
         const item = toItem(value, deferred, putOptions)
         if (item instanceof InvalidPartitionKey) return Effect.fail(item)
-        sendsWaiting++
-        return waitForRoom.pipe(
-          Effect.zipRight(offerItems([item])),
-          Effect.zipRight(Deferred.await(deferred)),
-          Effect.ensuring(Effect.sync(() => {
+        // counted from before its record can be queued until the call ends (however it ends)
+        return Effect.uninterruptibleMask((restore) => {
+          sendsWaiting++
+          return restore(waitForRoom.pipe(
+            Effect.zipRight(offerItems([item])),
+            Effect.zipRight(Deferred.await(deferred))
+          )).pipe(Effect.ensuring(Effect.sync(() => {
             sendsWaiting--
-          }))
-        )
+          })))
+        })
       })
 
     const takeFailures = () => {
