@@ -171,19 +171,23 @@ class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
   constructor(
     readonly value: A,
     readonly partitionKey: string,
-    /** Known for generated keys (ASCII), so the accumulator need not measure them. */
-    readonly partitionKeyBytes: number | undefined,
     public explicitHashKey: string | undefined,
     readonly deferred: Deferred.Deferred<Delivery, ProducerError> | undefined,
     /**
-     * The producer made the partition key up (the default): it is unique, so no ordering rule applies,
-     * and the record is routed to a shard chosen by weight instead of by MD5 of the key (an explicit
-     * hash key inside that shard says so to Kinesis, unless the aggregate carries the shard's own).
+     * The producer made the partition key up (the default: one key of its own for all such records),
+     * so no ordering rule applies, and the record is routed to a shard chosen by weight instead of by
+     * MD5 of the key (an explicit hash key inside that shard says so to Kinesis, unless the aggregate
+     * carries the shard's own).
      */
     readonly generated: boolean
   ) {
     this.data = NO_DATA
     this.size = 0
+  }
+
+  /** Known for made-up keys (ASCII), so the accumulator need not measure them. */
+  get partitionKeyBytes(): number | undefined {
+    return this.generated ? this.partitionKey.length : undefined
   }
 }
 
@@ -529,7 +533,7 @@ export const make = <A>(
     const { dataLengthOf, validate } = processor.aggregator
     const encode = processor.serializer.encode
     const encodeItem = (item: Item<A>): EncodeError | RecordTooLarge | undefined => {
-      const pkBytes = item.partitionKeyBytes ?? utf8Length(item.partitionKey)
+      const pkBytes = item.generated ? item.partitionKey.length : utf8Length(item.partitionKey)
       const data = encodeEntry(encode, validate, dataLengthOf, item, pkBytes, maxRecordSize)
       if (!(data instanceof Uint8Array)) return data
       item.data = data
@@ -1197,13 +1201,13 @@ export const make = <A>(
       }
       if (partitionKey === undefined && explicitHashKey === undefined && options.partitionKey === undefined) {
         // ASCII: one byte per character
-        return new Item(value, madeUpKey, madeUpKey.length, undefined, deferred, true)
+        return new Item(value, madeUpKey, undefined, deferred, true)
       }
       const key = partitionKey ?? keyOf(value)
       const invalid = checkKey(key, explicitHashKey, value)
       if (invalid !== undefined) return invalid
       userKeys = true
-      return new Item(value, key, undefined, explicitHashKey, deferred, false)
+      return new Item(value, key, explicitHashKey, deferred, false)
     }
 
     const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
@@ -1246,6 +1250,11 @@ export const make = <A>(
         return error === undefined ? Effect.void : Effect.fail(error)
       })
 
+    /** Values `offer` turns into records before it sends what is due (about a request's worth). */
+    const OFFER_SLICE = 500
+    /** A slice's records between encoding and queueing (reused: no array per slice). */
+    const encoded: Array<Item<A> | undefined> = []
+
     /**
      * Turns `inputs[from, to)` into records and adds them; returns the error of the first bad input
      * (the records before it are in). Encoding runs first, then routing and queueing.
@@ -1256,19 +1265,24 @@ export const make = <A>(
       to: number,
       now: number
     ): ProducerError | undefined => {
-      const items: Array<Item<A>> = []
       let error: ProducerError | undefined
       if (direct) {
+        // encoded first, then routed and queued (kept in `encoded`, cleared once queued)
+        let n = 0
         for (let i = from; i < to; i++) {
           const item = toItem(inputs[i]!, undefined)
           error = item instanceof InvalidPartitionKey ? item : encodeItem(item)
           if (error !== undefined) break
-          items.push(item as Item<A>)
+          encoded[n++] = item as Item<A>
         }
-        for (let i = 0; i < items.length; i++) queueDirect(items[i]!, now)
+        for (let i = 0; i < n; i++) {
+          queueDirect(encoded[i]!, now)
+          encoded[i] = undefined
+        }
         notify()
         return error
       }
+      const items: Array<Item<A>> = []
       for (let i = from; i < to; i++) {
         const item = toItem(inputs[i]!, undefined)
         if (item instanceof InvalidPartitionKey) {
@@ -1279,9 +1293,6 @@ export const make = <A>(
       }
       return addAll(items, now) ?? error
     }
-
-    /** Values `offer` turns into records before it sends what is due (about a request's worth). */
-    const OFFER_SLICE = 500
 
     const offer = (values: Iterable<A | ProducerRecord<A>>): Effect.Effect<void, ProducerError> =>
       Effect.suspend(() => {
