@@ -7,7 +7,7 @@
  */
 import { Kinesis, KinesisTest, Processor, Producer, StreamAddress } from "@effect-kinesis/core"
 import { Array as Arr, Effect, Either, Fiber, Layer, Logger, LogLevel, Stream, TestClock, TestContext } from "effect"
-import { compare, compareInProcesses, type Row, runCaseIfChild, type Suite } from "./harness.js"
+import { compare, type Row, type Suite } from "./harness.js"
 
 const N = 50_000
 const SHARDS = 4
@@ -94,53 +94,27 @@ const saturation = (shards: number, size: number) =>
     }
   }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.None), Effect.provide(TestContext.TestContext))
 
-/** Processes per overhead row, and rounds within each (after warm-up rounds). */
-const PROCESSES = 5
-const ROUNDS = 7
-const WARMUP = 2
-
-/** One overhead comparison, run inside a child process (see `compareInProcesses`). */
-const overhead = (size: number, kpl: boolean, metricsOnly = false) => async () => {
-  const values = valuesOf(size)
-  let kinesis = freshEngine().kinesis
-  return compare({
-    rounds: ROUNDS,
-    warmup: WARMUP,
-    before: () => {
-      kinesis = freshEngine().kinesis
-    },
-    ours: () => Effect.runPromise(viaSink(kinesis, values, kpl, true)),
-    baseline: () =>
-      Effect.runPromise(metricsOnly ? viaSink(kinesis, values, kpl, false) : baseline(kinesis, values, kpl))
-  })
-}
-
-const cases = {
-  "json-100": overhead(100, false),
-  "kplJson-100": overhead(100, true),
-  "json-1024": overhead(1024, false),
-  "kplJson-1024": overhead(1024, true),
-  "metrics": overhead(100, false, true)
-}
-
-const spread = (ratios: ReadonlyArray<number>) => `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`
-
 const suite: Suite = {
   name: "producer",
   description: `Producer on the KinesisTest engine (${SHARDS} shards). Overhead: \`Stream.run(Producer.sink)\` of ` +
     `${N.toLocaleString("en-US")} values vs a hand-written loop doing the same serialization and PutRecords calls ` +
-    `(500 per call) on the same port, limits off. Each overhead row runs in ${PROCESSES} fresh Node processes, one ` +
-    `after another; each process runs ${ROUNDS} alternating rounds after ${WARMUP} warm-up rounds. The figures are ` +
-    "medians over the processes (a process's ratio: the median of its rounds' own ratios). Saturation: AWS limits " +
-    "on, 60 s of TestClock time with the queue always full.",
+    "(500 per call) on the same port, limits off, 21 alternating rounds after 2 warm-up rounds, medians (the ratio: the median of the rounds' ratios). Saturation: AWS limits on, 60 s of " +
+    "TestClock time with the queue always full.",
   run: async () => {
     const rows: Array<Row> = []
-    const spreads: Array<string> = []
     for (const size of [100, 1024]) {
+      const values = valuesOf(size)
       for (const kpl of [false, true]) {
-        const name = `${kpl ? "kplJson" : "json"}-${size}`
-        const result = await compareInProcesses({ module: import.meta.url, caseId: name, processes: PROCESSES })
-        spreads.push(`${kpl ? "kplJson" : "json"} ${size} B ${spread(result.ratios)}`)
+        let kinesis = freshEngine().kinesis
+        const result = await compare({
+          rounds: 21,
+          warmup: 2,
+          before: () => {
+            kinesis = freshEngine().kinesis
+          },
+          ours: () => Effect.runPromise(viaSink(kinesis, values, kpl)),
+          baseline: () => Effect.runPromise(baseline(kinesis, values, kpl))
+        })
         rows.push({
           case: `sink overhead, ${kpl ? "kplJson" : "json"}, ${size} B values`,
           unit: "ms/50k",
@@ -154,8 +128,17 @@ const suite: Suite = {
       }
     }
     {
-      const result = await compareInProcesses({ module: import.meta.url, caseId: "metrics", processes: PROCESSES })
-      spreads.push(`metrics ${spread(result.ratios)}`)
+      const values = valuesOf(100)
+      let kinesis = freshEngine().kinesis
+      const result = await compare({
+        rounds: 21,
+        warmup: 2,
+        before: () => {
+          kinesis = freshEngine().kinesis
+        },
+        ours: () => Effect.runPromise(viaSink(kinesis, values, false, true)),
+        baseline: () => Effect.runPromise(viaSink(kinesis, values, false, false))
+      })
       rows.push({
         case: "metrics on vs off, json, 100 B",
         unit: "ms/50k",
@@ -187,16 +170,15 @@ const suite: Suite = {
         "`Processor.kplJson`'s accumulator) and send the same PutRecords entries to the same in-memory port: what " +
         "the sink sends for values without a key (one made-up partition key, an explicit hash key in each shard in " +
         "turn; for KPL, aggregates per shard whose user records carry the shard's hash key). What the sink adds: " +
-        "the `Stream` and its chunks (about 4 % on json 100 B, measured with the same loop fed by the same " +
-        "`Stream`), a record object per value, per-shard lanes and their bookkeeping, a fiber per request, delivery " +
-        "accounting and metrics. Why separate processes: within one process, the two sides share the JIT's and the " +
-        "heap's state, which favours one of them for the whole run; the metrics row (the same code on both sides " +
-        "but ~7 metric updates per request) measured 0.93–1.13× from one single-process run to the next. " +
-        `Ratios of the ${PROCESSES} processes, lowest–highest: ${spreads.join("; ")}.`
+        "the `Stream` and its chunks (about 5 % for json 100 B: the same loop fed by the same `Stream` measured " +
+        "1.05×), a record object per value, per-shard lanes and their bookkeeping, a fiber per request, delivery " +
+        "accounting and metrics. The ratio is the median of the rounds' own ratios. One process settles on its own " +
+        "JIT and heap state for the whole run, which can favour either side: the metrics row (the same code on " +
+        "both sides but ~7 metric updates per request) has measured 0.93–1.13× from one run to the next, and " +
+        "running each row in 5 fresh processes (tried) spread as widely, so a row within ~0.1 of its goal is not " +
+        "settled by one run."
     }
   }
 }
-
-runCaseIfChild(cases)
 
 export default suite
