@@ -121,6 +121,23 @@ const saturation = (shards: number, size: number) =>
     }
   }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.None), Effect.provide(TestContext.TestContext))
 
+/** `compare` of two runs over the same values, each on a fresh engine (21 rounds after 2 warm-up rounds). */
+const compareFresh = (
+  ours: (kinesis: Kinesis.Service) => Effect.Effect<unknown, unknown>,
+  theirs: (kinesis: Kinesis.Service) => Effect.Effect<unknown, unknown>
+) => {
+  let kinesis = freshEngine().kinesis
+  return compare({
+    rounds: 21,
+    warmup: 2,
+    before: () => {
+      kinesis = freshEngine().kinesis
+    },
+    ours: () => Effect.runPromise(ours(kinesis)),
+    baseline: () => Effect.runPromise(theirs(kinesis))
+  })
+}
+
 const suite: Suite = {
   name: "producer",
   description: `Producer on the KinesisTest engine (${SHARDS} shards). Overhead: \`Stream.run(Producer.sink)\` of ` +
@@ -132,16 +149,10 @@ const suite: Suite = {
     for (const size of [100, 1024]) {
       const values = valuesOf(size)
       for (const kpl of [false, true]) {
-        let kinesis = freshEngine().kinesis
-        const result = await compare({
-          rounds: 21,
-          warmup: 2,
-          before: () => {
-            kinesis = freshEngine().kinesis
-          },
-          ours: () => Effect.runPromise(viaSink(kinesis, values, kpl)),
-          baseline: () => Effect.runPromise(baseline(kinesis, values, kpl))
-        })
+        const result = await compareFresh(
+          (kinesis) => viaSink(kinesis, values, kpl),
+          (kinesis) => baseline(kinesis, values, kpl)
+        )
         rows.push({
           case: `sink overhead, ${kpl ? "kplJson" : "json"}, ${size} B values`,
           unit: "ms/50k",
@@ -156,16 +167,10 @@ const suite: Suite = {
     }
     {
       const values = valuesOf(100)
-      let kinesis = freshEngine().kinesis
-      const result = await compare({
-        rounds: 21,
-        warmup: 2,
-        before: () => {
-          kinesis = freshEngine().kinesis
-        },
-        ours: () => Effect.runPromise(loopOverStream(kinesis, values)),
-        baseline: () => Effect.runPromise(baseline(kinesis, values, false))
-      })
+      const result = await compareFresh(
+        (kinesis) => loopOverStream(kinesis, values),
+        (kinesis) => baseline(kinesis, values, false)
+      )
       rows.push({
         case: "diagnostic: the json loop fed by a Stream, 100 B values",
         unit: "ms/50k",
@@ -174,15 +179,10 @@ const suite: Suite = {
         ratio: result.ratio,
         ratioMeaning: "time, loop over a Stream ÷ loop: the Stream's own share of the sink's overhead"
       })
-      const own = await compare({
-        rounds: 21,
-        warmup: 2,
-        before: () => {
-          kinesis = freshEngine().kinesis
-        },
-        ours: () => Effect.runPromise(viaSink(kinesis, values, false)),
-        baseline: () => Effect.runPromise(loopOverStream(kinesis, values))
-      })
+      const own = await compareFresh(
+        (kinesis) => viaSink(kinesis, values, false),
+        (kinesis) => loopOverStream(kinesis, values)
+      )
       rows.push({
         case: "diagnostic: the sink vs the json loop fed by the same Stream, 100 B values",
         unit: "ms/50k",
@@ -194,16 +194,10 @@ const suite: Suite = {
     }
     {
       const values = valuesOf(100)
-      let kinesis = freshEngine().kinesis
-      const result = await compare({
-        rounds: 21,
-        warmup: 2,
-        before: () => {
-          kinesis = freshEngine().kinesis
-        },
-        ours: () => Effect.runPromise(viaSink(kinesis, values, false, true)),
-        baseline: () => Effect.runPromise(viaSink(kinesis, values, false, false))
-      })
+      const result = await compareFresh(
+        (kinesis) => viaSink(kinesis, values, false, true),
+        (kinesis) => viaSink(kinesis, values, false, false)
+      )
       rows.push({
         case: "metrics on vs off, json, 100 B",
         unit: "ms/50k",
@@ -241,8 +235,8 @@ const suite: Suite = {
         "ratios. One process settles on its own JIT and heap state for the whole run, which can favour either " +
         "side: the metrics row (the same code on both sides but ~7 metric updates per request) has measured " +
         "0.90–1.13× from one run to the next, and running each row in 5 fresh processes (tried) spread as widely. " +
-        "On 2026-11-30, five runs of the final code gave json 100 B 1.14–1.35×, kplJson 100 B 1.08–1.19×, json " +
-        "1 KiB 1.03–1.15×, kplJson 1 KiB 0.97–1.05×, the Stream alone 1.12–1.19×: a row within ~0.1 of its goal " +
+        "On 2026-11-30, six runs of the final code gave json 100 B 1.14–1.35×, kplJson 100 B 1.08–1.20×, json " +
+        "1 KiB 1.03–1.19×, kplJson 1 KiB 0.97–1.05×, the Stream alone 1.09–1.19×: a row within ~0.1 of its goal " +
         "is not settled by one run."
     }
   }
