@@ -164,10 +164,8 @@ const NO_DATA = new Uint8Array(0)
  * set when it is encoded, and no `Aggregate` is made for it (one object per record, not three).
  */
 class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
-  // set in the constructor, not as field initializers: a class field is defined (an own-property
-  // definition per instance), which costs more than a store
-  data: Uint8Array
-  size: number
+  data: Uint8Array = NO_DATA
+  size = 0
   constructor(
     readonly value: A,
     readonly partitionKey: string,
@@ -180,10 +178,7 @@ class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
      * carries the shard's own).
      */
     readonly generated: boolean
-  ) {
-    this.data = NO_DATA
-    this.size = 0
-  }
+  ) {}
 
   /** Known for made-up keys (ASCII), so the accumulator need not measure them. */
   get partitionKeyBytes(): number | undefined {
@@ -219,8 +214,8 @@ interface Lane<A> {
   accumulatingSince: number
   /**
    * Records ready to send: `ready[readyHead…]`. Slots before `readyHead` were sent and are cleared, so
-   * that a sent record is garbage once its request is answered (not kept alive, and promoted to the
-   * old generation, by a queue that never empties while records keep coming).
+   * that a sent record is garbage once its request is answered, rather than kept alive by the queue
+   * until it next empties (which, while records keep coming, may be long).
    */
   ready: Array<Pending<A> | undefined>
   readyHead: number
