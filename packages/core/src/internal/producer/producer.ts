@@ -1032,13 +1032,9 @@ export const make = <A>(
           const blocked = checkKeys ? new Set<string>() : undefined
           const kept: Array<Pending<A>> = []
           const from = entries.length
-          // The buckets are not refilled within this call (one `now`): their tokens are read once.
-          // `canTake(cost)` is `tokens >= min(cost, capacity)`: a record larger than a bucket goes
-          // alone, once the bucket is full.
-          const recordTokens = lane.recordBucket === undefined ? Infinity : lane.recordBucket.available(now)
-          const recordCap = lane.recordBucket === undefined ? Infinity : lane.recordBucket.capacity
-          const byteTokens = lane.byteBucket === undefined ? Infinity : lane.byteBucket.available(now)
-          const byteCap = lane.byteBucket === undefined ? Infinity : lane.byteBucket.capacity
+          // the buckets are not refilled within this call (one `now`): their budgets are read once
+          const recordBudget = lane.recordBucket === undefined ? Infinity : lane.recordBucket.budget(now)
+          const byteBudget = lane.byteBucket === undefined ? Infinity : lane.byteBucket.budget(now)
           /** Nothing to skip over: no record waits for its retry delay, no key order to keep. */
           const straight = retries.size === 0 && keys === undefined
           const ready = lane.ready
@@ -1074,8 +1070,8 @@ export const make = <A>(
             const size = p.size
             if (
               bytes + size > maxBatchBytes ||
-              recordTokens < Math.min(entries.length - from + 1, recordCap) ||
-              byteTokens < Math.min(laneBytes + size, byteCap)
+              entries.length - from + 1 > recordBudget ||
+              laneBytes + size > byteBudget
             ) break
             if (keys !== undefined) {
               for (const r of itemsOf(p)) if (!r.generated) keys.add(r.partitionKey)

@@ -27,27 +27,19 @@ export class TokenBucket {
     }
   }
 
-  /** Tokens available now (may be negative after an oversized take). */
-  available(now: number): number {
+  /**
+   * The largest cost that may be spent now: `cost` may be spent while `tokens >= min(cost, capacity)`,
+   * so any cost once the bucket is full (a cost over the capacity drives it negative, and what follows
+   * waits it out), else up to the tokens held.
+   */
+  budget(now: number): number {
     this.refill(now)
-    return this.tokens
-  }
-
-  /** Whether `cost` may be spent now. */
-  canTake(cost: number, now: number): boolean {
-    this.refill(now)
-    return this.tokens >= Math.min(cost, this.capacity)
+    return this.tokens >= this.capacity ? Infinity : this.tokens
   }
 
   take(cost: number, now: number): void {
     this.refill(now)
     this.tokens -= cost
-  }
-
-  /** Gives back tokens for work that was not done (e.g. records refused before reaching the shard). */
-  refund(cost: number, now: number): void {
-    this.refill(now)
-    this.tokens = Math.min(this.capacity, this.tokens + cost)
   }
 
   /** Milliseconds until `cost` may be spent (0 if now). */
