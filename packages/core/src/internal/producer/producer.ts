@@ -55,6 +55,7 @@ import * as Metrics from "../metrics.js"
 import * as Aggregators from "../processor/aggregators.js"
 import { encodeEntry } from "../processor/processor.js"
 import { utf8Length } from "../processor/utf8.js"
+import { ReadyQueue } from "./readyQueue.js"
 import { TokenBucket } from "./tokenBucket.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -212,13 +213,8 @@ interface Lane<A> {
   readonly accumulator: Processor.Accumulator<A>
   /** Clock ms when the accumulator last went from empty to non-empty. */
   accumulatingSince: number
-  /**
-   * Records ready to send: `ready[readyHead…]`. Slots before `readyHead` were sent and are cleared, so
-   * that a sent record is garbage once its request is answered, rather than kept alive by the queue
-   * until it next empties (which, while records keep coming, may be long).
-   */
-  ready: Array<Pending<A> | undefined>
-  readyHead: number
+  /** Records ready to send, in order. */
+  readonly ready: ReadyQueue<Pending<A>>
   readyBytes: number
   /** Clock ms since the oldest ready record waits (−∞: retries, send as soon as allowed). */
   readySince: number
@@ -232,6 +228,8 @@ interface Lane<A> {
   hashKeyCursor: number
 }
 
+/** Slots a lane's emptied ready queue keeps for reuse (a request's worth and some): more are let go. */
+const KEEP_READY_SLOTS = 2048
 /** Explicit hash keys per lane for generated keys (a power of two). */
 const HASH_KEYS_PER_LANE = 16
 /** Slots of the weighted round-robin table that spreads generated keys over lanes (a power of two). */
@@ -377,8 +375,6 @@ export const make = <A>(
     const lanes = new Map<string, Lane<A>>()
     let map: ShardMap.ShardMap | undefined
     let laneByIndex: Array<Lane<A>> = []
-    /** The records of a lane that wait to be sent (the slots from `readyHead` on are set). */
-    const waiting = (lane: Lane<A>): Array<Pending<A>> => lane.ready.slice(lane.readyHead) as Array<Pending<A>>
     /** Lanes by share of the hash space, for generated keys (see `spreadTable`). */
     let spread: Array<Lane<A>> = []
     let spreadCursor = 0
@@ -399,8 +395,7 @@ export const make = <A>(
         explicitHashKey: shard?.hashKeyRange.startingHashKey
       }),
       accumulatingSince: 0,
-      ready: [],
-      readyHead: 0,
+      ready: new ReadyQueue(),
       readyBytes: 0,
       readySince: Infinity,
       inFlight: false,
@@ -444,10 +439,9 @@ export const make = <A>(
     const reroute = (lane: Lane<A>, now: number) => {
       if (!carriesHashKey) return // other records are routed by their own keys: they find the right child
       flushAccumulator(lane, now)
-      if (lane.readyHead >= lane.ready.length) return
-      const pending = waiting(lane)
-      lane.ready = []
-      lane.readyHead = 0
+      if (lane.ready.size === 0) return
+      const pending = lane.ready.waiting()
+      lane.ready.clear()
       lane.readyBytes = 0
       lane.readySince = Infinity
       const items: Array<Item<A>> = []
@@ -566,7 +560,7 @@ export const make = <A>(
      * more records for it could not go out any sooner.
      */
     const saturated = (lane: Lane<A>): boolean => {
-      const count = lane.ready.length - lane.readyHead
+      const count = lane.ready.size
       if (count >= maxBatchRecords) return true
       const bytes = lane.byteBucket === undefined ? maxBatchBytes : Math.min(maxBatchBytes, lane.byteBucket.capacity)
       return lane.readyBytes >= bytes || (lane.recordBucket !== undefined && count >= lane.recordBucket.capacity)
@@ -742,8 +736,7 @@ export const make = <A>(
     const retryLane = (lane: Lane<A>, list: Array<Pending<A>>, input: RetryInput, now: number) =>
       Effect.suspend(() => {
         // the lane stays in flight (nothing of it is sent) until every record's schedule has decided
-        lane.ready = list.concat(waiting(lane))
-        lane.readyHead = 0
+        lane.ready.replace(list.concat(lane.ready.waiting()))
         for (const p of list) lane.readyBytes += p.size
         lane.readySince = -Infinity
         for (const p of list) retryInfo(p).notBefore = Infinity // until its schedule has decided
@@ -768,8 +761,7 @@ export const make = <A>(
             for (const p of retried) retryInfo(p).notBefore = notBefore
             if (givenUp.length > 0) {
               const drop = new Set(givenUp)
-              lane.ready = waiting(lane).filter((p) => !drop.has(p))
-              lane.readyHead = 0
+              lane.ready.replace(lane.ready.waiting().filter((p) => !drop.has(p)))
               for (const p of givenUp) lane.readyBytes -= p.size
               failAggregates(givenUp)
             }
@@ -959,8 +951,7 @@ export const make = <A>(
       // drained lanes of closed shards go away
       for (const lane of lanesNow) {
         if (
-          lane.draining && !lane.inFlight && lane.accumulator.pendingRecords === 0 &&
-          lane.readyHead >= lane.ready.length
+          lane.draining && !lane.inFlight && lane.accumulator.pendingRecords === 0 && lane.ready.size === 0
         ) {
           lanes.delete(lane.id)
           drainingLanes--
@@ -976,7 +967,7 @@ export const make = <A>(
         const due = lane.accumulatingSince + bufferTime
         if (
           flushing > 0 || lane.draining || due <= now ||
-          (pressed && !lane.inFlight && lane.readyHead >= lane.ready.length)
+          (pressed && !lane.inFlight && lane.ready.size === 0)
         ) {
           flushAccumulator(lane, lane.accumulatingSince)
           lane.accumulatingSince = 0
@@ -984,11 +975,11 @@ export const make = <A>(
       }
       const tokenWait = (lane: Lane<A>, now: number): number => {
         if (lane.recordBucket === undefined || lane.byteBucket === undefined) return 0
-        const count = Math.min(lane.ready.length - lane.readyHead, maxBatchRecords)
+        const count = Math.min(lane.ready.size, maxBatchRecords)
         const bytes = Math.min(lane.readyBytes, maxBatchBytes, lane.byteBucket.capacity)
         return Math.max(lane.recordBucket.waitFor(count, now), lane.byteBucket.waitFor(bytes, now))
       }
-      const eligible = (lane: Lane<A>) => !lane.inFlight && lane.readyHead < lane.ready.length
+      const eligible = (lane: Lane<A>) => !lane.inFlight && lane.ready.size > 0
       while (inFlightRequests < maxInFlight) {
         // is a request worth sending now? full, or its oldest record waited bufferTime, or flushing
         let readyRecords = 0
@@ -996,7 +987,7 @@ export const make = <A>(
         let oldest = Infinity
         for (const lane of active) {
           if (!eligible(lane)) continue
-          readyRecords += lane.ready.length - lane.readyHead
+          readyRecords += lane.ready.size
           readyBytes += lane.readyBytes
           if (lane.readySince < oldest) oldest = lane.readySince
         }
@@ -1010,10 +1001,14 @@ export const make = <A>(
         }
         // build one request from the heads of eligible lanes, round robin
         const batch: Array<Taken> = []
-        const entries: Array<Pending<A>> = [] // an Aggregate is a PutRecordsEntry
+        // An Aggregate is a PutRecordsEntry. Made at its largest possible size and cut to what was
+        // taken: growing it by pushes cost ~15 bytes and two element copies per record.
+        const limit = Math.min(maxBatchRecords, readyRecords)
+        const entries: Array<Pending<A>> = new Array(limit)
+        let count = 0
         let bytes = 0
         const n = active.length
-        for (let k = 0; k < n && entries.length < maxBatchRecords; k++) {
+        for (let k = 0; k < n && count < limit; k++) {
           const lane = active[(cursor + k) % n]!
           if (!eligible(lane)) continue
           // A rate-limited lane waits until its buckets hold a whole batch of what it has ready (or a
@@ -1031,16 +1026,18 @@ export const make = <A>(
           const keys = checkKeys ? new Set<string>() : undefined
           const blocked = checkKeys ? new Set<string>() : undefined
           const kept: Array<Pending<A>> = []
-          const from = entries.length
+          const from = count
           // the buckets are not refilled within this call (one `now`): their budgets are read once
           const recordBudget = lane.recordBucket === undefined ? Infinity : lane.recordBucket.budget(now)
           const byteBudget = lane.byteBucket === undefined ? Infinity : lane.byteBucket.budget(now)
           /** Nothing to skip over: no record waits for its retry delay, no key order to keep. */
           const straight = retries.size === 0 && keys === undefined
-          const ready = lane.ready
+          const queue = lane.ready
+          const ready = queue.items
+          const end = queue.end
           let laneBytes = 0
-          let i = lane.readyHead
-          for (; i < ready.length && entries.length < maxBatchRecords; i++) {
+          let i = queue.head
+          for (; i < end && count < limit; i++) {
             const p = ready[i]!
             if (!straight) {
               const info = retries.size === 0 ? undefined : retries.get(p)
@@ -1070,44 +1067,37 @@ export const make = <A>(
             const size = p.size
             if (
               bytes + size > maxBatchBytes ||
-              entries.length - from + 1 > recordBudget ||
+              count - from + 1 > recordBudget ||
               laneBytes + size > byteBudget
             ) break
             if (keys !== undefined) {
               for (const r of itemsOf(p)) if (!r.generated) keys.add(r.partitionKey)
             }
-            entries.push(p)
+            entries[count++] = p
             ready[i] = undefined
             laneBytes += size
             bytes += size
           }
-          const taken = entries.length - from
+          const taken = count - from
           if (taken === 0) continue
           // what was skipped goes back in front of what was not looked at
           if (kept.length === 0) {
-            lane.readyHead = i
+            queue.advance(i, KEEP_READY_SLOTS)
           } else {
-            lane.ready = kept.concat(lane.ready.slice(i) as Array<Pending<A>>) // not taken: all set
-            lane.readyHead = 0
+            queue.replace(kept.concat(ready.slice(i, end) as Array<Pending<A>>)) // not taken: all set
           }
           lane.readyBytes -= laneBytes
           lane.recordBucket?.take(taken, now)
           lane.byteBucket?.take(laneBytes, now)
           lane.inFlight = true
-          if (lane.readyHead >= lane.ready.length) {
-            lane.ready = []
-            lane.readyHead = 0
-            lane.readySince = Infinity
-          } else if (lane.readyHead > 1024) {
-            lane.ready = lane.ready.slice(lane.readyHead)
-            lane.readyHead = 0
-          }
-          if (lane.readySince === -Infinity && lane.readyHead < lane.ready.length) lane.readySince = now
-          batch.push({ lane, from, to: entries.length, bytes: laneBytes })
+          if (queue.size === 0) lane.readySince = Infinity
+          else if (lane.readySince === -Infinity) lane.readySince = now
+          batch.push({ lane, from, to: count, bytes: laneBytes })
         }
         cursor = (cursor + 1) % Math.max(1, n)
         if (batch.length === 0) break
         inFlightRequests++
+        entries.length = count
         started.push(send(batch, entries))
       }
       return { nextAt, started }
@@ -1245,7 +1235,6 @@ export const make = <A>(
     const OFFER_SLICE = 500
     /** A slice's records between encoding and queueing (reused: no array per slice). */
     const encoded: Array<Item<A> | undefined> = []
-
     /**
      * Turns `inputs[from, to)` into records and adds them; returns the error of the first bad input
      * (the records before it are in). Encoding runs first, then routing and queueing.
@@ -1394,11 +1383,8 @@ export const make = <A>(
             const left: Array<Pending<A>> = []
             for (const lane of lanes.values()) {
               flushAccumulator(lane, 0)
-              for (let i = lane.readyHead; i < lane.ready.length; i++) {
-                left.push(lane.ready[i]!)
-              }
-              lane.ready = []
-              lane.readyHead = 0
+              for (const p of lane.ready.waiting()) left.push(p)
+              lane.ready.clear()
             }
             failAggregates(left)
           })),
