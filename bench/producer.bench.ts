@@ -3,7 +3,7 @@
  * - overhead: `Stream.run(Producer.sink)` vs a hand-written loop doing the same serialization and
  *   PutRecords calls (500 per call) on the same port, limits off, over a plain array (the goal) and over the
  *   same `Stream` (context: the producer's own share);
- * - metrics: the same sink with `metrics: false`;
+ * - metrics: the updates a run makes, timed on their own (and, as context, the same sink with `metrics: false`);
  * - saturation: AWS limits on, 60 s of TestClock time — share of the shard limit achieved, share throttled.
  */
 import { Kinesis, KinesisMetrics, KinesisTest, Processor, Producer, StreamAddress } from "@effect-kinesis/core"
@@ -158,9 +158,9 @@ const saturation = (shards: number, size: number) =>
   }).pipe(Effect.scoped, Logger.withMinimumLogLevel(LogLevel.None), Effect.provide(TestContext.TestContext))
 
 /**
- * Milliseconds that the metric updates of one 50,000-record sink run take, timed on their own: per
- * request (100 of 500 records) requests, batch size, latency, records, Kinesis records and bytes, and the
- * two queue gauges (updated per pump wake, fewer in fact). The same calls the producer makes
+ * Milliseconds that the metric updates of one 50,000-record sink run take, timed on their own: for each
+ * of its 100 requests (500 records each): requests, batch size, latency, records, Kinesis records and bytes,
+ * and the two queue gauges (in fact updated per pump wake, less often). The same calls the producer makes
  * (`unsafeUpdate` with one stable label array, as its metric binder does).
  */
 const metricUpdatesMs = (requests: number): number => {
