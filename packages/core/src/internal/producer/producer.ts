@@ -522,7 +522,7 @@ export const make = <A>(
     const { dataLengthOf, validate } = processor.aggregator
     const encode = processor.serializer.encode
     const encodeItem = (item: Item<A>): EncodeError | RecordTooLarge | undefined => {
-      const pkBytes = item.generated ? item.partitionKey.length : utf8Length(item.partitionKey)
+      const pkBytes = item.partitionKeyBytes ?? utf8Length(item.partitionKey)
       const data = encodeEntry(encode, validate, dataLengthOf, item, pkBytes, maxRecordSize)
       if (!(data instanceof Uint8Array)) return data
       item.data = data
@@ -1112,11 +1112,13 @@ export const make = <A>(
     /**
      * Sends what is due now, from the fiber that just queued records (`offer`): a full request goes
      * out before more records are encoded, rather than when the pump fiber next runs. Records then
-     * wait less, and fewer are alive at a time (less garbage-collection work, warmer caches).
+     * wait less, and fewer are alive at a time (less garbage-collection work, warmer caches). The pump
+     * fiber does the same each time it wakes. Returns when the next request may be due.
      */
-    const pumpNow = (now: number) => {
-      const { started } = pumpOnce(Math.floor(now))
+    const pumpNow = (now: number): number => {
+      const { nextAt, started } = pumpOnce(Math.floor(now))
       for (const request of started) runRequest(request)
+      return nextAt
     }
 
     const pump = Effect.gen(function*() {
@@ -1125,8 +1127,7 @@ export const make = <A>(
         // fraction of a nanosecond would wake the pump before anything could change (a busy loop)
         const now = Math.floor(clock.unsafeCurrentTimeMillis())
         const signal = wake
-        const { nextAt, started } = pumpOnce(now)
-        for (const request of started) runRequest(request)
+        const nextAt = pumpNow(now)
         if (metricsOn) {
           if (failedSinceReport > 0) {
             mFailed(failedSinceReport)
