@@ -1232,6 +1232,8 @@ export const make = <A>(
         return error === undefined ? Effect.void : Effect.fail(error)
       })
 
+    /** Plain values get the made-up key (no key function): `addSlice` makes their records directly. */
+    const plainValues = options.partitionKey === undefined
     /** Values `offer` turns into records before it sends what is due (about a request's worth). */
     const OFFER_SLICE = 500
     /** A slice's records between encoding and queueing (reused: no array per slice). */
@@ -1251,7 +1253,27 @@ export const make = <A>(
         // encoded first, then routed and queued (kept in `encoded`, cleared once queued)
         let n = 0
         for (let i = from; i < to; i++) {
-          const item = toItem(inputs[i]!, undefined)
+          const input = inputs[i]!
+          if (plainValues && !isProducerRecord(input)) {
+            // The usual case: a plain value with the made-up key. Its record is made here, with no
+            // key to check and nothing for the accumulator's rules to say (the single aggregator
+            // sends the bytes as they are). A value this cannot take (the encoder throws, or it is
+            // too large) goes the general way below, which makes its error.
+            let data: Uint8Array | undefined
+            try {
+              data = encode(input as A)
+            } catch {
+              data = undefined
+            }
+            if (data !== undefined && data.length + madeUpKey.length <= maxRecordSize) {
+              const item = new Item(input as A, madeUpKey, undefined, undefined, true)
+              item.data = data
+              item.size = data.length + madeUpKey.length
+              encoded[n++] = item
+              continue
+            }
+          }
+          const item = toItem(input, undefined)
           error = item instanceof InvalidPartitionKey ? item : encodeItem(item)
           if (error !== undefined) break
           encoded[n++] = item as Item<A>
