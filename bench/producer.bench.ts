@@ -33,8 +33,23 @@ const freshEngine = () =>
   Effect.runSync(KinesisTest.make({ streams: { s: { shards: SHARDS } }, limits: false, callLogSize: 10 }))
 
 const stream = StreamAddress.unsafeMake("s")
-/** What the sink sends for records without a key: one key, and an explicit hash key in each shard in turn. */
-const SHARD_KEYS = Arr.makeBy(4, (i) => ((2n ** 128n / 4n) * BigInt(i) + 12345n).toString())
+/**
+ * What the sink sends for records without a key, so that both sides make the same PutRecords calls: one
+ * partition key as long as the sink's made-up one (`p-` and 6 characters), and explicit hash keys spread
+ * over each shard's range (16 per shard, the middles of 16 equal parts), the shards taken in turn.
+ */
+const KEY = "p-bench0"
+const HASH_KEYS = Arr.makeBy(
+  SHARDS,
+  (shard) =>
+    Arr.makeBy(
+      16,
+      (j) =>
+        ((2n ** 128n / BigInt(SHARDS)) * BigInt(shard) + (2n ** 128n / BigInt(SHARDS)) * BigInt(2 * j + 1) / 32n)
+          .toString()
+    )
+)
+const hashKeyOf = (i: number) => HASH_KEYS[i % SHARDS]![Math.floor(i / SHARDS) % 16]!
 
 /** The hand-written loop: serialize (through the processor's accumulator for KPL), batch by 500, put. */
 const baseline = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>, kpl: boolean) =>
@@ -48,7 +63,7 @@ const baseline = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>, kpl:
     if (kpl) {
       const accumulator = Processor.kplJson.accumulator({ explicitHashKey: "0" })
       // what the sink builds for made-up keys: one partition key, each user record with the shard's hash key
-      const added = accumulator.add(values.map((value) => ({ value, partitionKey: "k", explicitHashKey: "0" })))
+      const added = accumulator.add(values.map((value) => ({ value, partitionKey: KEY, explicitHashKey: "0" })))
       const aggregates = [...(Either.isRight(added) ? added.right : []), ...accumulator.flush()]
       let bytes = 0
       for (const a of aggregates) {
@@ -63,8 +78,8 @@ const baseline = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>, kpl:
       for (let i = 0; i < values.length; i++) {
         batch.push({
           data: Processor.json.serializer.encode(values[i]),
-          partitionKey: "k",
-          explicitHashKey: SHARD_KEYS[i % SHARD_KEYS.length]!
+          partitionKey: KEY,
+          explicitHashKey: hashKeyOf(i)
         })
         if (batch.length === 500) yield* flush
       }
@@ -100,15 +115,15 @@ const loopOverStream = (kinesis: Kinesis.Service, values: ReadonlyArray<unknown>
       Stream.runForEachChunk((chunk) => {
         const inputs = Chunk.toReadonlyArray(chunk)
         if (accumulator !== undefined) {
-          const added = accumulator.add(inputs.map((value) => ({ value, partitionKey: "k", explicitHashKey: "0" })))
+          const added = accumulator.add(inputs.map((value) => ({ value, partitionKey: KEY, explicitHashKey: "0" })))
           return putAggregates(Either.isRight(added) ? added.right : [])
         }
         return Effect.gen(function*() {
           for (let k = 0; k < inputs.length; k++) {
             batch.push({
               data: Processor.json.serializer.encode(inputs[k]),
-              partitionKey: "k",
-              explicitHashKey: SHARD_KEYS[i++ % SHARD_KEYS.length]!
+              partitionKey: KEY,
+              explicitHashKey: hashKeyOf(i++)
             })
             if (batch.length === 500) yield* flush
           }
