@@ -545,6 +545,28 @@ describe("Producer", () => {
         for (const n of Arr.range(1, 30)) assert.isTrue(stored.includes(n), `${n} missing`)
       }).pipe(Effect.provide(engine(4))))
 
+    it.effect("a plain value's size counts the made-up key: at maxRecordSize it goes, one byte over is RecordTooLarge", () =>
+      Effect.gen(function*() {
+        const max = 1000
+        const key = 8 // the made-up key: `p-` and 6 characters
+        const fits = "a".repeat(max - key - 2) // JSON adds the quotes
+        const over = "b".repeat(max - key - 1)
+        const error = yield* Effect.flip(
+          Stream.fromIterable<unknown>([fits, over, "c"]).pipe(
+            Stream.run(Producer.sink({ stream: "s", shardLimits: false, maxRecordSize: max }))
+          )
+        )
+        assert.strictEqual(error._tag, "RecordTooLarge")
+        if (error._tag === "RecordTooLarge") {
+          assert.strictEqual(error.size, max + 1)
+          assert.strictEqual(error.record, over)
+          assert.strictEqual(error.partitionKey?.length, key)
+        }
+        const stored = yield* KinesisTest.records("s")
+        assert.deepStrictEqual(stored.map((r) => decode(r.data)), [fits])
+        assert.strictEqual(stored[0]!.data.length + stored[0]!.partitionKey.length, max)
+      }).pipe(Effect.provide(engine())))
+
     it.effect("put and send fail for the bad record only; the producer goes on", () =>
       Effect.gen(function*() {
         const producer = yield* Producer.make({ stream: "s", shardLimits: false, processor: Processor.json })
