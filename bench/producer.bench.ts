@@ -228,11 +228,12 @@ function* overheadCases() {
 }
 
 /** Lowest–highest and median of each overhead row over several runs of `pnpm bench producer` (written by hand). */
-const RANGES = "On 2026-11-30, six runs of this code before the one above gave (lowest–highest, median): against the " +
-  "array loop, json 100 B 1.10–1.28× (1.20), kplJson 100 B 1.12–1.24× (1.20), json 1 KiB 1.11–1.19× (1.14), " +
-  "kplJson 1 KiB 0.94–1.09× (1.00); against the loop over the same Stream, json 100 B 1.09–1.20× (1.15), kplJson " +
-  "100 B 1.11–1.23× (1.20), json 1 KiB 1.06–1.21× (1.14), kplJson 1 KiB 1.02–1.05× (1.03); the Stream's own cost " +
-  "0.95–1.15× (1.04); metrics on ÷ off 0.92–1.06×. A row within ~0.1 of its goal is not settled by one run."
+const RANGES = "On 2026-11-30, three runs of this code before the one above gave (lowest–highest): against the array " +
+  "loop, json 100 B 1.10–1.14×, kplJson 100 B 1.07–1.14×, json 1 KiB 1.02–1.12×, kplJson 1 KiB 1.03–1.09×; against " +
+  "the loop over the same Stream, json 100 B 1.03–1.06×, kplJson 100 B 1.05–1.17×, json 1 KiB 1.01–1.07×, kplJson " +
+  "1 KiB 0.95–1.00×; the Stream's own cost 0.99–1.06×; metrics on ÷ off 0.99–1.06×. The code before (no direct " +
+  "path for plain values, a loop sending a 1-character key) measured 1.10–1.28× for json 100 B over six runs. A " +
+  "row within ~0.1 of its goal is not settled by one run."
 
 const suite: Suite = {
   name: "producer",
@@ -336,8 +337,8 @@ const suite: Suite = {
       rows,
       notes: "Both overhead sides serialize with the processor's own serializer (`Processor.json`, or " +
         "`Processor.kplJson`'s accumulator) and send the same PutRecords entries to the same in-memory port: what " +
-        "the sink sends for values without a key (one made-up partition key, an explicit hash key in each shard in " +
-        "turn; for KPL, aggregates per shard whose user records carry the shard's hash key). The goal rows compare " +
+        "the sink sends for values without a key (one partition key as long as its made-up one, 16 explicit hash keys " +
+        "per shard, the shards in turn; for KPL, aggregates whose user records carry a shard's hash key). The goal rows compare " +
         "with the loop over a plain array, as the issue states it. What the sink adds: the `Stream` and its chunks " +
         "(the loop over a Stream vs over an array: the Stream's own cost, which any consumer of the Stream pays), " +
         "then a record object per value, per-shard lanes and their bookkeeping, a fiber per request, delivery " +
