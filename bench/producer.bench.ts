@@ -39,15 +39,10 @@ const stream = StreamAddress.unsafeMake("s")
  * over each shard's range (16 per shard, the middles of 16 equal parts), the shards taken in turn.
  */
 const KEY = "p-bench0"
+const SHARD_WIDTH = 2n ** 128n / BigInt(SHARDS)
 const HASH_KEYS = Arr.makeBy(
   SHARDS,
-  (shard) =>
-    Arr.makeBy(
-      16,
-      (j) =>
-        ((2n ** 128n / BigInt(SHARDS)) * BigInt(shard) + (2n ** 128n / BigInt(SHARDS)) * BigInt(2 * j + 1) / 32n)
-          .toString()
-    )
+  (shard) => Arr.makeBy(16, (j) => (SHARD_WIDTH * BigInt(shard) + SHARD_WIDTH * BigInt(2 * j + 1) / 32n).toString())
 )
 const hashKeyOf = (i: number) => HASH_KEYS[i % SHARDS]![Math.floor(i / SHARDS) % 16]!
 
@@ -227,7 +222,7 @@ function* overheadCases() {
   }
 }
 
-/** Lowest–highest and median of each overhead row over several runs of `pnpm bench producer` (written by hand). */
+/** Lowest–highest of each overhead row over several runs of `pnpm bench producer` (written by hand). */
 const RANGES = "On 2026-11-30, three runs of this code before the one above gave (lowest–highest): against the array " +
   "loop, json 100 B 1.10–1.14×, kplJson 100 B 1.07–1.14×, json 1 KiB 1.02–1.12×, kplJson 1 KiB 1.03–1.09×; against " +
   "the loop over the same Stream, json 100 B 1.03–1.06×, kplJson 100 B 1.05–1.17×, json 1 KiB 1.01–1.07×, kplJson " +
