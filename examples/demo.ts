@@ -199,7 +199,7 @@ const middle = (range: Kinesis.HashKeyRange) =>
 const KinesisLive = Layer.unwrapScoped(Effect.gen(function*() {
   const endpoint = yield* Config.option(Config.string("KINESIS_ENDPOINT"))
   const region = yield* Config.option(Config.string("AWS_REGION"))
-  if (Option.isSome(endpoint) || Option.isSome(region)) return Kinesis.layerConfig
+  if (Option.isSome(endpoint) || Option.isSome(region)) return Kinesis.layerConfig(Kinesis.config)
   const local = yield* LocalKinesis.kinesalite()
   yield* Console.log(`embedded kinesalite listening at ${local.endpoint}`)
   return Kinesis.layer({ endpoint: local.endpoint, region: local.region, credentials: local.credentials })

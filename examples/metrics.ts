@@ -13,7 +13,7 @@ const program = Effect.gen(function*() {
 
 program.pipe(
   Effect.provide(Layer.mergeAll(
-    KinesisTest.layer({ streams: { orders: { shards: 2 } } }), // Kinesis.layerConfig for AWS
+    KinesisTest.layer({ streams: { orders: { shards: 2 } } }), // Kinesis.layerConfig(Kinesis.config) for AWS
     PrometheusMetrics.layer({ port: 0 }), // GET http://127.0.0.1:<port>/metrics (default port 9464)
     // CloudWatchMetrics.layer({ namespace: "Orders" }) sends PutMetricData every minute; on Lambda,
     // Embedded Metric Format lines on stdout:

@@ -33,7 +33,7 @@ const program = Effect.gen(function*() {
   Effect.catchTag("ProvisionedThroughputExceeded", (e) => Console.error(`throttled on ${e.stream}: ${e.message}`))
 )
 
-// An embedded kinesalite here; `Kinesis.layerConfig` reads AWS_REGION / KINESIS_ENDPOINT for real AWS.
+// An embedded kinesalite here; `Kinesis.layerConfig(Kinesis.config)` reads AWS_REGION / KINESIS_ENDPOINT for AWS.
 const KinesisLocal = Layer.unwrapScoped(
   Effect.map(
     LocalKinesis.kinesalite(),

@@ -1,7 +1,7 @@
 /**
  * Quick start: put records with `Producer.sink`, read them back with `Consumer.stream`, on an embedded
- * local Kinesis. Swap the layers for `Kinesis.layerConfig` (and a Redis/DynamoDB checkpointer) to run
- * the same code against AWS.
+ * local Kinesis. Swap the layers for `Kinesis.layerConfig(Kinesis.config)` (and a Redis/DynamoDB checkpointer)
+ * to run the same code against AWS.
  */
 import { Checkpointer, Consumer, Kinesis, Producer } from "@effect-kinesis/core"
 import { LocalKinesis } from "@effect-kinesis/local"

@@ -253,36 +253,47 @@ export const layer: (
 ) => Layer.Layer<Checkpointer.Checkpointer, Checkpointer.CheckpointerError> = internal.layer
 
 /**
- * The options from `Config`: `KINESIS_CHECKPOINT_GROUP` and `KINESIS_CHECKPOINT_TABLE` (required),
- * `KINESIS_CHECKPOINT_CREATE_TABLE` (default false), `KINESIS_CHECKPOINT_TTL`,
- * `KINESIS_CHECKPOINT_WORKER_ID`, `KINESIS_CHECKPOINT_SESSION_TIMEOUT`,
+ * What `layerConfig` reads: every option but `client` (a client you own is not configuration; give it
+ * to `layer`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DynamoDbCheckpointerConfig = Omit<DynamoDbCheckpointerOptions, "client">
+
+/**
+ * The options from the standard environment variables: `KINESIS_CHECKPOINT_GROUP` and
+ * `KINESIS_CHECKPOINT_TABLE` (required), `KINESIS_CHECKPOINT_CREATE_TABLE` (default false),
+ * `KINESIS_CHECKPOINT_TTL`, `KINESIS_CHECKPOINT_WORKER_ID`, `KINESIS_CHECKPOINT_SESSION_TIMEOUT`,
  * `KINESIS_CHECKPOINT_HEARTBEAT_INTERVAL` (durations such as `30 seconds`), `AWS_REGION`,
  * `DYNAMODB_ENDPOINT`, `DYNAMODB_MAX_ATTEMPTS`, and `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY`
- * (+ `AWS_SESSION_TOKEN`) — else the SDK's default credential chain.
+ * (+ `AWS_SESSION_TOKEN`) — else the SDK's default credential chain. Pass it to `layerConfig`.
  *
  * @since 0.1.0
  * @category Config
  */
-export const config: Config.Config<DynamoDbCheckpointerOptions> = internal.config
+export const config: Config.Config<DynamoDbCheckpointerConfig> = internal.config
 
 /**
- * The `Checkpointer` over DynamoDB configured from `Config` (see `config`).
+ * The `Checkpointer` over DynamoDB (as `layer`) with the options read from `Config`: either one
+ * `Config<DynamoDbCheckpointerConfig>` (such as `config`, which reads the standard environment
+ * variables, the group included) or an object of one `Config` per option — the way to fix the group in
+ * code:
+ *
+ * ```ts
+ * DynamoDbCheckpointer.layerConfig({
+ *   group: Config.succeed("billing"),
+ *   table: Config.string("CHECKPOINT_TABLE"),
+ *   createTable: Config.succeed(true)
+ * })
+ * ```
+ *
+ * Fails with a `ConfigError` when the config cannot be read (a missing group or table).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<
-  Checkpointer.Checkpointer,
-  ConfigError.ConfigError | Checkpointer.CheckpointerError
-> = internal.layerConfig(internal.config)
-
-/**
- * The `Checkpointer` over DynamoDB configured from your own `Config`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigWith: (
-  config: Config.Config<DynamoDbCheckpointerOptions>
+export const layerConfig: (
+  config: Config.Config.Wrap<DynamoDbCheckpointerConfig>
 ) => Layer.Layer<Checkpointer.Checkpointer, ConfigError.ConfigError | Checkpointer.CheckpointerError> =
   internal.layerConfig

@@ -19,7 +19,19 @@ import * as Checkpointer from "@effect-kinesis/core/Checkpointer"
 import * as CheckpointerSuite from "@effect-kinesis/core/testing/CheckpointerSuite"
 import { LocalDynamoDb } from "@effect-kinesis/local"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigError, ConfigProvider, Duration, Effect, Exit, Logger, Option, Schedule, Scope, TestClock } from "effect"
+import {
+  Config,
+  ConfigError,
+  ConfigProvider,
+  Duration,
+  Effect,
+  Exit,
+  Logger,
+  Option,
+  Schedule,
+  Scope,
+  TestClock
+} from "effect"
 import { inject } from "vitest"
 
 const { endpoint, region } = inject("dynalite")
@@ -336,7 +348,7 @@ describe("DynamoDbCheckpointer", () => {
       }
     }))
 
-  it.scopedLive("layerConfig reads the table, group and endpoint from Config", () =>
+  it.scopedLive("layerConfig(DynamoDbCheckpointer.config) reads the table, group and endpoint from the environment", () =>
     Effect.gen(function*() {
       const table = fresh("config")
       const group = fresh("g")
@@ -360,7 +372,10 @@ describe("DynamoDbCheckpointer", () => {
         assert.isTrue(Duration.equals(c.heartbeatInterval, Duration.seconds(2)))
         const [lease] = acquired(yield* c.acquire("s", "shard-0"))
         return lease
-      }).pipe(Effect.provide(DynamoDbCheckpointer.layerConfig), Effect.withConfigProvider(provider))
+      }).pipe(
+        Effect.provide(DynamoDbCheckpointer.layerConfig(DynamoDbCheckpointer.config)),
+        Effect.withConfigProvider(provider)
+      )
 
       // the same table and group in code
       const direct = yield* DynamoDbCheckpointer.make({ ...server, group, table })
@@ -368,12 +383,47 @@ describe("DynamoDbCheckpointer", () => {
 
       // the group and the table are required
       const missing = yield* Effect.flip(
-        Effect.provide(Checkpointer.Checkpointer, DynamoDbCheckpointer.layerConfig).pipe(
+        Effect.provide(Checkpointer.Checkpointer, DynamoDbCheckpointer.layerConfig(DynamoDbCheckpointer.config)).pipe(
           Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["KINESIS_CHECKPOINT_TABLE", table]])))
         )
       )
       assert.isTrue(ConfigError.isConfigError(missing))
       assert.include(String(missing), "KINESIS_CHECKPOINT_GROUP")
+    }))
+
+  it.scopedLive("layerConfig with one Config per option: the group fixed in code, the rest read", () =>
+    Effect.gen(function*() {
+      const table = fresh("fields")
+      const group = fresh("g")
+      const layer = DynamoDbCheckpointer.layerConfig({
+        group: Config.succeed(group),
+        table: Config.string("TABLE"),
+        createTable: Config.succeed(true),
+        workerId: Config.string("WORKER"),
+        endpoint: Config.string("ENDPOINT"),
+        region: Config.succeed(region),
+        credentials: Config.succeed(credentials)
+      })
+      const provider = ConfigProvider.fromMap(
+        new Map([["TABLE", table], ["WORKER", "w-fields"], ["ENDPOINT", endpoint]])
+      )
+      const lease = yield* Effect.gen(function*() {
+        const c = yield* Checkpointer.Checkpointer
+        assert.strictEqual(c.workerId, "w-fields")
+        const [lease] = acquired(yield* c.acquire("s", "shard-0"))
+        return lease
+      }).pipe(Effect.provide(layer), Effect.withConfigProvider(provider))
+      const direct = yield* DynamoDbCheckpointer.make({ ...server, group, table })
+      assert.strictEqual(Option.getOrThrow(yield* direct.get("s", "shard-0")).owner, lease.owner)
+
+      // a missing field fails the layer with a ConfigError naming it
+      const missing = yield* Effect.flip(
+        Effect.provide(Checkpointer.Checkpointer, layer).pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["TABLE", table], ["WORKER", "w"]])))
+        )
+      )
+      assert.isTrue(ConfigError.isConfigError(missing))
+      assert.include(String(missing), "ENDPOINT")
     }))
 
   it.scopedLive("a client passed in is not destroyed; a client built from options lives as long as the scope", () =>

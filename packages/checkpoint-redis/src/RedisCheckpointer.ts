@@ -46,8 +46,8 @@
  * program.pipe(
  *   Effect.provide(RedisCheckpointer.layer({ group: "billing", redis: "redis://127.0.0.1:6379" }))
  * )
- * // or from REDIS_URL / REDIS_PASSWORD / REDIS_KEY_PREFIX:
- * program.pipe(Effect.provide(RedisCheckpointer.layerConfig("billing")))
+ * // or from KINESIS_CHECKPOINT_GROUP / REDIS_URL / REDIS_PASSWORD / REDIS_KEY_PREFIX / …:
+ * program.pipe(Effect.provide(RedisCheckpointer.layerConfig(RedisCheckpointer.config)))
  * ```
  *
  * @since 0.1.0
@@ -91,26 +91,22 @@ export interface RedisCheckpointerOptions extends Checkpointer.CommonOptions {
 }
 
 /**
- * What `config` reads.
+ * What `layerConfig` reads: the options of `layer`, where the connection `redis` is a URL or ioredis
+ * `RedisOptions` (a client you own is not configuration; give it to `layer`), plus a `password` kept
+ * `Redacted`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectionConfig {
-  /** `redis://[user[:password]@]host[:port][/db]`, or `rediss://…` for TLS. */
-  readonly url: string
-  /** Used instead of a password in `url`. */
+export interface RedisCheckpointerConfig extends Omit<RedisCheckpointerOptions, "redis"> {
+  /**
+   * `redis://[user[:password]@]host[:port][/db]`, `rediss://…` for TLS, or ioredis `RedisOptions`: a
+   * client is created (fail fast, see the module doc) and quit with the layer.
+   */
+  readonly redis: RedisOptions | string
+  /** The password, used instead of one in the URL (or in the `RedisOptions`). */
   readonly password?: Redacted.Redacted | undefined
-  readonly keyPrefix?: string | undefined
 }
-
-/**
- * The options of `layerConfig` besides what `Config` supplies.
- *
- * @since 0.1.0
- * @category models
- */
-export type LayerConfigOptions = Omit<RedisCheckpointerOptions, "group" | "redis" | "keyPrefix">
 
 /**
  * The keys of one group's state for one stream.
@@ -206,24 +202,38 @@ export const layer: (
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Reads `REDIS_URL` (required, `redis://` or `rediss://` for TLS), `REDIS_PASSWORD` (optional,
- * `Redacted`; used instead of a password in the URL) and `REDIS_KEY_PREFIX` (optional).
+ * The options from the standard environment variables: `KINESIS_CHECKPOINT_GROUP` (required; the same
+ * variable as `DynamoDbCheckpointer.config`), `REDIS_URL` (required, `redis://` or `rediss://` for
+ * TLS), `REDIS_PASSWORD` (optional, `Redacted`; used instead of a password in the URL),
+ * `REDIS_KEY_PREFIX`, `KINESIS_CHECKPOINT_WORKER_ID`, `KINESIS_CHECKPOINT_SESSION_TIMEOUT` and
+ * `KINESIS_CHECKPOINT_HEARTBEAT_INTERVAL` (durations such as `30 seconds`), all optional. Pass it to
+ * `layerConfig`.
  *
  * @since 0.1.0
  * @category Config
  */
-export const config: Config.Config<ConnectionConfig> = internal.config
+export const config: Config.Config<RedisCheckpointerConfig> = internal.config
 
 /**
- * Provides `Checkpointer.Checkpointer` for `group`, connected as `config` says (or as your own
- * `connection` config says).
+ * Provides `Checkpointer.Checkpointer` over Redis (as `layer`) with the options read from `Config`:
+ * either one `Config<RedisCheckpointerConfig>` (such as `config`, which reads the standard environment
+ * variables, the group included) or an object of one `Config` per option — the way to fix the group in
+ * code:
+ *
+ * ```ts
+ * RedisCheckpointer.layerConfig({
+ *   group: Config.succeed("billing"),
+ *   redis: Config.string("REDIS_URL"),
+ *   password: Config.redacted("REDIS_PASSWORD")
+ * })
+ * ```
+ *
+ * Fails with a `ConfigError` when the config cannot be read (a missing group or URL).
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig: (
-  group: string,
-  options?: LayerConfigOptions,
-  connection?: Config.Config<ConnectionConfig>
+  config: Config.Config.Wrap<RedisCheckpointerConfig>
 ) => Layer.Layer<Checkpointer.Checkpointer, Checkpointer.CheckpointerError | ConfigError.ConfigError> =
   internal.layerConfig

@@ -2,7 +2,7 @@
  * The Redis Checkpointer: the core conformance suite against the run's shared redis-server (real
  * clock, real races between separate connections), then what only Redis has: the key layout, hash
  * tags and escaping, groups side by side, the server clock, error mapping, client ownership,
- * `layerConfig`, and connection loss against a private redis-server that is stopped, restarted and
+ * `layerConfig` (the environment or one `Config` per option), and connection loss against a private redis-server that is stopped, restarted and
  * frozen.
  */
 import { RedisCheckpointer } from "@effect-kinesis/checkpoint-redis"
@@ -12,6 +12,7 @@ import { LocalRedis } from "@effect-kinesis/local"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Clock,
+  Config,
   ConfigError,
   ConfigProvider,
   Duration,
@@ -349,30 +350,89 @@ describe("RedisCheckpointer.layerConfig", () => {
     return checkpointer.workerId
   })
 
-  it.scopedLive("reads REDIS_URL, REDIS_PASSWORD (Redacted) and REDIS_KEY_PREFIX", () =>
+  /** The stored state of shard-0 of stream `s`, read with the password. */
+  const storedState = (serverUrl: string, password: string, keyPrefix: string, group: string) =>
     Effect.gen(function*() {
-      const server = yield* passwordServer("s3cret pass")
-      const keyPrefix = freshPrefix("config")
-      const provider = ConfigProvider.fromMap(
-        new Map([["REDIS_URL", server.url], ["REDIS_PASSWORD", "s3cret pass"], ["REDIS_KEY_PREFIX", keyPrefix]])
+      const admin = new Redis(serverUrl, { password, maxRetriesPerRequest: 0 })
+      yield* Effect.addFinalizer(() => Effect.promise(() => admin.quit()))
+      return yield* Effect.promise(() =>
+        admin.hget(RedisCheckpointer.keys({ keyPrefix, group }, "s").shards, "shard-0")
       )
+    })
+
+  it.scopedLive(
+    "layerConfig(RedisCheckpointer.config) reads KINESIS_CHECKPOINT_GROUP, REDIS_URL, REDIS_PASSWORD (Redacted), REDIS_KEY_PREFIX and the worker options",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* passwordServer("s3cret pass")
+        const keyPrefix = freshPrefix("config")
+        const provider = ConfigProvider.fromMap(
+          new Map([
+            ["KINESIS_CHECKPOINT_GROUP", "billing"],
+            ["KINESIS_CHECKPOINT_WORKER_ID", "cfg-worker"],
+            ["KINESIS_CHECKPOINT_SESSION_TIMEOUT", "9 seconds"],
+            ["REDIS_URL", server.url],
+            ["REDIS_PASSWORD", "s3cret pass"],
+            ["REDIS_KEY_PREFIX", keyPrefix]
+          ])
+        )
+        const workerId = yield* useCheckpointer.pipe(
+          Effect.provide(RedisCheckpointer.layerConfig(RedisCheckpointer.config)),
+          Effect.withConfigProvider(provider)
+        )
+        assert.strictEqual(workerId, "cfg-worker")
+        assert.include((yield* storedState(server.url, "s3cret pass", keyPrefix, "billing"))!, seq(5))
+
+        // the config keeps the password redacted
+        const config = yield* RedisCheckpointer.config.pipe(Effect.withConfigProvider(provider))
+        assert.strictEqual(config.group, "billing")
+        assert.isTrue(Duration.equals(Duration.decode(config.sessionTimeout!), Duration.seconds(9)))
+        assert.strictEqual(String(config.password), "<redacted>")
+        assert.notInclude(JSON.stringify(config), "s3cret")
+      })
+  )
+
+  it.scopedLive("layerConfig with one Config per option: the group fixed in code, a URL or RedisOptions read", () =>
+    Effect.gen(function*() {
+      const server = yield* passwordServer("per field")
+      const keyPrefix = freshPrefix("fields")
+      const provider = ConfigProvider.fromMap(new Map([["MY_REDIS", server.url], ["MY_PASSWORD", "per field"]]))
       const workerId = yield* useCheckpointer.pipe(
-        Effect.provide(RedisCheckpointer.layerConfig("billing", { workerId: "cfg-worker" })),
+        Effect.provide(RedisCheckpointer.layerConfig({
+          group: Config.succeed("orders-app"),
+          redis: Config.string("MY_REDIS"),
+          password: Config.redacted("MY_PASSWORD"),
+          keyPrefix: Config.succeed(keyPrefix),
+          workerId: Config.succeed("field-worker")
+        })),
         Effect.withConfigProvider(provider)
       )
-      assert.strictEqual(workerId, "cfg-worker")
+      assert.strictEqual(workerId, "field-worker")
+      assert.include((yield* storedState(server.url, "per field", keyPrefix, "orders-app"))!, seq(5))
 
-      const admin = new Redis(server.url, { password: "s3cret pass", maxRetriesPerRequest: 0 })
-      yield* Effect.addFinalizer(() => Effect.promise(() => admin.quit()))
-      const raw = yield* Effect.promise(() =>
-        admin.hget(RedisCheckpointer.keys({ keyPrefix, group: "billing" }, "s").shards, "shard-0")
+      // ioredis RedisOptions as the connection: the password from Config is added to them
+      const otherPrefix = freshPrefix("options")
+      yield* useCheckpointer.pipe(
+        Effect.provide(RedisCheckpointer.layerConfig({
+          group: Config.succeed("orders-app"),
+          redis: Config.succeed({ host: server.host, port: server.port }),
+          password: Config.redacted("MY_PASSWORD"),
+          keyPrefix: Config.succeed(otherPrefix)
+        })),
+        Effect.withConfigProvider(provider)
       )
-      assert.include(raw!, seq(5))
+      assert.include((yield* storedState(server.url, "per field", otherPrefix, "orders-app"))!, seq(5))
 
-      // the config keeps the password redacted
-      const config = yield* RedisCheckpointer.config.pipe(Effect.withConfigProvider(provider))
-      assert.strictEqual(String(config.password), "<redacted>")
-      assert.notInclude(JSON.stringify(config), "s3cret")
+      // a missing field fails the layer with a ConfigError naming it
+      const missing = yield* Effect.flip(
+        Layer.build(RedisCheckpointer.layerConfig({ group: Config.succeed("g"), redis: Config.string("MY_REDIS") }))
+          .pipe(
+            Effect.scoped,
+            Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+          )
+      )
+      assert.isTrue(ConfigError.isConfigError(missing), `expected a ConfigError, got ${String(missing)}`)
+      assert.include(String(missing), "MY_REDIS")
     }))
 
   it.scopedLive("REDIS_PASSWORD replaces a password in the URL; without a password the layer fails", () =>
@@ -380,43 +440,60 @@ describe("RedisCheckpointer.layerConfig", () => {
       const server = yield* passwordServer("right")
       const withWrongInUrl = `redis://default:wrong@${server.host}:${server.port}`
       yield* useCheckpointer.pipe(
-        Effect.provide(RedisCheckpointer.layerConfig("g")),
+        Effect.provide(RedisCheckpointer.layerConfig(RedisCheckpointer.config)),
         Effect.withConfigProvider(
-          ConfigProvider.fromMap(new Map([["REDIS_URL", withWrongInUrl], ["REDIS_PASSWORD", "right"]]))
+          ConfigProvider.fromMap(
+            new Map([["KINESIS_CHECKPOINT_GROUP", "g"], ["REDIS_URL", withWrongInUrl], ["REDIS_PASSWORD", "right"]])
+          )
         )
+      )
+      // options that are not in the environment: map the config
+      const quick = RedisCheckpointer.config.pipe(
+        Config.map((c): RedisCheckpointer.RedisCheckpointerConfig => ({ ...c, connectTimeout: "2 seconds" }))
       )
       const noPassword = yield* expectCheckpointerError(
         "no password",
         useCheckpointer.pipe(
-          Effect.provide(RedisCheckpointer.layerConfig("g", { connectTimeout: "2 seconds" })),
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", server.url]])))
+          Effect.provide(RedisCheckpointer.layerConfig(quick)),
+          Effect.withConfigProvider(
+            ConfigProvider.fromMap(new Map([["KINESIS_CHECKPOINT_GROUP", "g"], ["REDIS_URL", server.url]]))
+          )
         )
       )
       assert.strictEqual(noPassword.operation, "connect")
       assert.notInclude(noPassword.message, "right")
     }))
 
-  it.effect("REDIS_URL is required and must be redis:// or rediss://", () =>
+  it.effect("KINESIS_CHECKPOINT_GROUP and REDIS_URL are required; REDIS_URL must be redis:// or rediss://", () =>
     Effect.gen(function*() {
+      const group = ["KINESIS_CHECKPOINT_GROUP", "g"] as const
       const missing = yield* Effect.flip(
-        RedisCheckpointer.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map())))
+        RedisCheckpointer.config.pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map([group]))))
       )
       assert.include(String(missing), "REDIS_URL")
+      const noGroup = yield* Effect.flip(
+        RedisCheckpointer.config.pipe(
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", "redis://localhost:6379"]])))
+        )
+      )
+      assert.include(String(noGroup), "KINESIS_CHECKPOINT_GROUP")
       const http = yield* Effect.flip(
         RedisCheckpointer.config.pipe(
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", "http://localhost:6379"]])))
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([group, ["REDIS_URL", "http://localhost:6379"]])))
         )
       )
       assert.include(String(http), "redis://")
       const tls = yield* RedisCheckpointer.config.pipe(
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["REDIS_URL", "rediss://cache.example:6380/2"]])))
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(new Map([group, ["REDIS_URL", "rediss://cache.example:6380/2"]]))
+        )
       )
-      assert.deepStrictEqual(tls, { url: "rediss://cache.example:6380/2" })
+      assert.deepStrictEqual(tls, { group: "g", redis: "rediss://cache.example:6380/2" })
       // layerConfig fails with the ConfigError when REDIS_URL is missing
       const layerError = yield* Effect.flip(
-        Layer.build(RedisCheckpointer.layerConfig("g")).pipe(
+        Layer.build(RedisCheckpointer.layerConfig(RedisCheckpointer.config)).pipe(
           Effect.scoped,
-          Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([group])))
         )
       )
       assert.isTrue(ConfigError.isConfigError(layerError), `expected a ConfigError, got ${String(layerError)}`)

@@ -18,7 +18,7 @@
  *
  * const program = Consumer.stream({ stream: "orders", processor: Processor.schemaJson(Order) }).pipe(
  *   Stream.runForEach((record) => Effect.log(`${record.shardId} ${record.sequenceNumber}: ${record.value.id}`)),
- *   Effect.provide(Layer.merge(Kinesis.layerConfig, Checkpointer.layerMemory()))
+ *   Effect.provide(Layer.merge(Kinesis.layerConfig(Kinesis.config), Checkpointer.layerMemory()))
  * )
  * ```
  *

@@ -24,7 +24,7 @@
  *   Effect.catchTag("ProvisionedThroughputExceeded", (e) => Effect.logWarning(`throttled: ${e.message}`))
  * )
  *
- * // against a local server; `Kinesis.layerConfig` reads AWS_REGION / KINESIS_ENDPOINT instead
+ * // against a local server; `Kinesis.layerConfig(Kinesis.config)` reads AWS_REGION / KINESIS_ENDPOINT instead
  * program.pipe(Effect.provide(Kinesis.layer({ endpoint: "http://127.0.0.1:4567", region: "us-east-1" })))
  * ```
  *
@@ -559,10 +559,10 @@ export const layer: (options?: KinesisOptions) => Layer.Layer<Kinesis> = interna
 export const layerClient: (client: KinesisClient) => Layer.Layer<Kinesis> = internal.layerClient
 
 /**
- * Reads the options from `Config`: `AWS_REGION`, `KINESIS_ENDPOINT`, `AWS_ACCESS_KEY_ID` +
- * `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) as `Redacted`, `KINESIS_MAX_ATTEMPTS`,
- * `KINESIS_REQUEST_TIMEOUT`. Every variable is optional; absent ones fall back to the SDK's chain
- * or to `defaults`.
+ * The options from the standard environment variables: `AWS_REGION`, `KINESIS_ENDPOINT`,
+ * `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) as `Redacted`,
+ * `KINESIS_MAX_ATTEMPTS`, `KINESIS_REQUEST_TIMEOUT`. Every variable is optional; absent ones fall
+ * back to the SDK's chain or to `defaults`. Pass it to `layerConfig`.
  *
  * @since 0.1.0
  * @category Config
@@ -570,21 +570,31 @@ export const layerClient: (client: KinesisClient) => Layer.Layer<Kinesis> = inte
 export const config: Config.Config<KinesisOptions> = internal.config
 
 /**
- * The port configured from `Config` (see `config`).
+ * The port over a new SDK client (as `layer`), with the options read from `Config`: either one
+ * `Config<KinesisOptions>` (such as `config`, which reads the standard environment variables) or an
+ * object of one `Config` per option. Fails with a `ConfigError` when the config cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { Kinesis } from "@effect-kinesis/core"
+ * import { Config } from "effect"
+ *
+ * // the standard environment variables: AWS_REGION, KINESIS_ENDPOINT, AWS_ACCESS_KEY_ID, …
+ * const fromEnv = Kinesis.layerConfig(Kinesis.config)
+ *
+ * // or one Config per option (the others keep their defaults)
+ * const perField = Kinesis.layerConfig({
+ *   region: Config.string("AWS_REGION"),
+ *   endpoint: Config.string("MY_KINESIS_URL"),
+ *   maxAttempts: Config.integer("MY_KINESIS_ATTEMPTS").pipe(Config.withDefault(3))
+ * })
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<Kinesis, ConfigError.ConfigError> = internal.layerConfig(internal.config)
-
-/**
- * The port configured from your own `Config`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigWith: (
-  config: Config.Config<KinesisOptions>
+export const layerConfig: (
+  config: Config.Config.Wrap<KinesisOptions>
 ) => Layer.Layer<Kinesis, ConfigError.ConfigError> = internal.layerConfig
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@
  *     partitionKey: (order) => order.customer // per-customer order is kept
  *   })),
  *   Effect.catchTag("PutRecordsFailed", (e) => Effect.logError(`${e.failures.length} records not delivered`)),
- *   Effect.provide(Kinesis.layerConfig)
+ *   Effect.provide(Kinesis.layerConfig(Kinesis.config))
  * )
  * ```
  *

@@ -1,11 +1,24 @@
 /**
  * The SDK layer itself: the error table through the SDK's real deserializer, no hidden SDK retries,
- * interruption aborting the HTTP request, the client destroyed with the layer, and `layerConfig`.
+ * interruption aborting the HTTP request, the client destroyed with the layer, and `layerConfig` (one
+ * `Config` of the options or one per option).
  */
 import { Kinesis, KinesisError, StreamAddress } from "@effect-kinesis/core"
 import { LocalKinesis } from "@effect-kinesis/local"
 import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Context, Deferred, Effect, Exit, Fiber, Layer, Schedule, Scope } from "effect"
+import {
+  Config,
+  ConfigError,
+  ConfigProvider,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Schedule,
+  Scope
+} from "effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { inject } from "vitest"
@@ -191,12 +204,15 @@ describe("Kinesis.layer", () => {
       )
       assert.strictEqual(after, 0)
     }))
+})
 
-  it.scopedLive("layerConfig reads the endpoint, region and credentials from Config", () =>
+describe("Kinesis.layerConfig", () => {
+  const { endpoint, region } = inject("kinesalite")
+
+  it.scopedLive("layerConfig(Kinesis.config) reads the endpoint, region and credentials from the environment", () =>
     Effect.gen(function*() {
-      const { endpoint, region } = inject("kinesalite")
       const streams = yield* Kinesis.listStreams.pipe(
-        Effect.provide(Kinesis.layerConfig),
+        Effect.provide(Kinesis.layerConfig(Kinesis.config)),
         Effect.withConfigProvider(ConfigProvider.fromMap(
           new Map([
             ["KINESIS_ENDPOINT", endpoint],
@@ -209,10 +225,58 @@ describe("Kinesis.layer", () => {
       assert.isArray(streams)
       const badConfig = yield* Effect.flip(
         Kinesis.listStreams.pipe(
-          Effect.provide(Kinesis.layerConfig),
+          Effect.provide(Kinesis.layerConfig(Kinesis.config)),
           Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["KINESIS_MAX_ATTEMPTS", "many"]])))
         )
       )
       assert.strictEqual(badConfig._tag, "ConfigError")
+    }))
+
+  it.scopedLive("layerConfig with one Config per option, under a Layer.setConfigProvider", () =>
+    Effect.gen(function*() {
+      const provider = ConfigProvider.fromMap(
+        new Map([["MY_ENDPOINT", endpoint], ["MY_REGION", region], ["MY_KEY", "local"], ["MY_SECRET", "local"]])
+      )
+      const layer = Kinesis.layerConfig({
+        endpoint: Config.string("MY_ENDPOINT"),
+        region: Config.string("MY_REGION"),
+        credentials: Config.all({ accessKeyId: Config.string("MY_KEY"), secretAccessKey: Config.string("MY_SECRET") })
+      }).pipe(Layer.provide(Layer.setConfigProvider(provider)))
+      const streams = yield* Effect.provide(Kinesis.listStreams, layer)
+      assert.isArray(streams)
+
+      // a missing required variable fails the layer with a ConfigError naming it
+      const missing = yield* Effect.flip(
+        Kinesis.listStreams.pipe(
+          Effect.provide(Kinesis.layerConfig({ endpoint: Config.string("MY_ENDPOINT") })),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
+        )
+      )
+      assert.isTrue(ConfigError.isConfigError(missing))
+      assert.include(String(missing), "MY_ENDPOINT")
+    }))
+
+  it.scopedLive("layerConfig passes every option read to the client: maxAttempts from Config makes the SDK retry", () =>
+    Effect.gen(function*() {
+      const server = yield* fakeServer(() => ({ status: 500, type: "InternalFailureException" }))
+      const error = yield* Effect.flip(putOne.pipe(
+        Effect.provide(Kinesis.layerConfig({
+          endpoint: Config.string("ENDPOINT"),
+          region: Config.succeed("us-east-1"),
+          credentials: Config.succeed(credentials),
+          maxAttempts: Config.integer("ATTEMPTS")
+        })),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["ENDPOINT", server.endpoint], ["ATTEMPTS", "2"]])))
+      ))
+      assert.strictEqual(error._tag, "KinesisUnknownError")
+      assert.deepStrictEqual(server.requests, ["Kinesis_20131202.PutRecords", "Kinesis_20131202.PutRecords"])
+
+      // the same through one Config of the whole options
+      server.requests.length = 0
+      yield* Effect.flip(Effect.provide(
+        putOne,
+        Kinesis.layerConfig(Config.succeed({ endpoint: server.endpoint, region: "us-east-1", credentials }))
+      ))
+      assert.deepStrictEqual(server.requests, ["Kinesis_20131202.PutRecords"])
     }))
 })

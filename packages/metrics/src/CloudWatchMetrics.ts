@@ -211,33 +211,38 @@ export const make: (options: CloudWatchMetricsOptions) => Effect.Effect<Exporter
 export const layer: (options: CloudWatchMetricsOptions) => Layer.Layer<never> = internal.layer
 
 /**
- * The options from `Config`: `CLOUDWATCH_NAMESPACE` (required), `CLOUDWATCH_INTERVAL` (a duration such
- * as `1 minute`; default 60 seconds), `CLOUDWATCH_DIMENSIONS` (`Name=Value` pairs separated by commas),
- * `CLOUDWATCH_STORAGE_RESOLUTION` (1 or 60), `AWS_REGION`, `CLOUDWATCH_ENDPOINT`,
- * `CLOUDWATCH_MAX_ATTEMPTS`, and `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY` (+ `AWS_SESSION_TOKEN`) —
- * else the SDK's default credential chain.
+ * What `layerConfig` reads: every option but `client` (a client you own is not configuration; give it
+ * to `layer`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CloudWatchMetricsConfig = Omit<CloudWatchMetricsOptions, "client">
+
+/**
+ * The options from the standard environment variables: `CLOUDWATCH_NAMESPACE` (required),
+ * `CLOUDWATCH_INTERVAL` (a duration such as `1 minute`; default 60 seconds), `CLOUDWATCH_DIMENSIONS`
+ * (`Name=Value` pairs separated by commas), `CLOUDWATCH_STORAGE_RESOLUTION` (1 or 60), `AWS_REGION`,
+ * `CLOUDWATCH_ENDPOINT`, `CLOUDWATCH_MAX_ATTEMPTS`, and `AWS_ACCESS_KEY_ID` + `AWS_SECRET_ACCESS_KEY`
+ * (+ `AWS_SESSION_TOKEN`) — else the SDK's default credential chain. Pass it to `layerConfig`.
  *
  * @since 0.1.0
  * @category Config
  */
-export const config: Config.Config<CloudWatchMetricsOptions> = internal.config
+export const config: Config.Config<CloudWatchMetricsConfig> = internal.config
 
 /**
- * The PutMetricData exporter configured from `Config` (see `config`).
+ * The PutMetricData exporter (as `layer`) with the options read from `Config`: either one
+ * `Config<CloudWatchMetricsConfig>` (such as `config`, which reads the standard environment variables)
+ * or an object of one `Config` per option, e.g.
+ * `CloudWatchMetrics.layerConfig({ namespace: Config.string("METRICS_NAMESPACE") })`. Fails with a
+ * `ConfigError` when the config cannot be read.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<never, ConfigError.ConfigError> = internal.layerConfig(internal.config)
-
-/**
- * The PutMetricData exporter configured from your own `Config`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigWith: (
-  config: Config.Config<CloudWatchMetricsOptions>
+export const layerConfig: (
+  config: Config.Config.Wrap<CloudWatchMetricsConfig>
 ) => Layer.Layer<never, ConfigError.ConfigError> = internal.layerConfig
 
 /**

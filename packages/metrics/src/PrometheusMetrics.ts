@@ -174,8 +174,9 @@ export const httpApp: (
 export const layer: (options?: PrometheusMetricsOptions) => Layer.Layer<PrometheusEndpoint, ServeError> = internal.layer
 
 /**
- * The options from `Config`: `PROMETHEUS_PORT` (default 9464), `PROMETHEUS_HOST` (default
- * `127.0.0.1`), `PROMETHEUS_PATH` (default `/metrics`).
+ * The options from the standard environment variables: `PROMETHEUS_PORT` (default 9464),
+ * `PROMETHEUS_HOST` (default `127.0.0.1`), `PROMETHEUS_PATH` (default `/metrics`). Pass it to
+ * `layerConfig`.
  *
  * @since 0.1.0
  * @category Config
@@ -183,20 +184,15 @@ export const layer: (options?: PrometheusMetricsOptions) => Layer.Layer<Promethe
 export const config: Config.Config<PrometheusMetricsOptions> = internal.config
 
 /**
- * The endpoint configured from `Config` (see `config`).
+ * The endpoint (as `layer`) with the options read from `Config`: either one
+ * `Config<PrometheusMetricsOptions>` (such as `config`, which reads the standard environment variables)
+ * or an object of one `Config` per option, e.g.
+ * `PrometheusMetrics.layerConfig({ port: Config.port("METRICS_PORT") })`. Fails with a `ConfigError`
+ * when the config cannot be read.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConfig: Layer.Layer<PrometheusEndpoint, ConfigError.ConfigError | ServeError> = internal
-  .layerConfig(internal.config)
-
-/**
- * The endpoint configured from your own `Config`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConfigWith: (
-  config: Config.Config<PrometheusMetricsOptions>
+export const layerConfig: (
+  config: Config.Config.Wrap<PrometheusMetricsOptions>
 ) => Layer.Layer<PrometheusEndpoint, ConfigError.ConfigError | ServeError> = internal.layerConfig

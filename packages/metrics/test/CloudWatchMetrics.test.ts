@@ -3,11 +3,13 @@
  * requests (AWS JSON 1.0, gzip past 10 KiB; see utils/cloudWatchServer.ts): what each kind of metric
  * becomes, counters as deltas, statistic sets of a period, splitting over CloudWatch's per-call limits,
  * failures (kept for the next period or dropped, logged, never failing), the periodic send and the last
- * one on shutdown, the Config layer; and the shape of the EMF documents.
+ * one on shutdown, `layerConfig` (the environment or one `Config` per option); and the shape of the EMF documents.
  */
 import { CloudWatchMetrics } from "@effect-kinesis/metrics"
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Config,
+  ConfigError,
   ConfigProvider,
   Effect,
   Exit,
@@ -285,7 +287,7 @@ describe("CloudWatchMetrics", () => {
       assert.strictEqual(server.accepted.length, after)
     }))
 
-  it.scopedLive("layerConfigWith / config: namespace, dimensions, endpoint and credentials from Config", () =>
+  it.scopedLive("layerConfig(config): namespace, dimensions, endpoint and credentials from the environment", () =>
     Effect.gen(function*() {
       const server = yield* cloudWatchServer
       const p = fresh("config")
@@ -301,27 +303,63 @@ describe("CloudWatchMetrics", () => {
           ["AWS_SECRET_ACCESS_KEY", "local"]
         ])
       )
+      // options that are not in the environment: map the config
       const filtered = CloudWatchMetrics.config.pipe(
-        Effect.map((o): CloudWatchMetrics.CloudWatchMetricsOptions => ({ ...o, filter: (k) => k.name.startsWith(p) }))
+        Config.map((o): CloudWatchMetrics.CloudWatchMetricsConfig => ({ ...o, filter: (k) => k.name.startsWith(p) }))
       )
       const scope = yield* Scope.make()
-      yield* Layer.buildWithScope(
-        Layer.unwrapEffect(Effect.map(filtered, CloudWatchMetrics.layer)),
-        scope
-      ).pipe(Effect.withConfigProvider(provider))
+      yield* Layer.buildWithScope(CloudWatchMetrics.layerConfig(filtered), scope).pipe(
+        Effect.withConfigProvider(provider)
+      )
       yield* Metric.increment(Metric.counter(`${p}c`))
       yield* Scope.close(scope, Exit.void)
       assert.deepStrictEqual(server.accepted.map((r) => r.namespace), ["FromConfig"])
       const [datum] = datums(server, p)
       assert.deepStrictEqual(dims(datum), { Service: "orders", Env: "test" })
 
-      const bad = yield* Layer.buildWithScope(CloudWatchMetrics.layerConfig, yield* Scope.make()).pipe(
+      const bad = yield* Layer.buildWithScope(
+        CloudWatchMetrics.layerConfig(CloudWatchMetrics.config),
+        yield* Scope.make()
+      ).pipe(
         Effect.withConfigProvider(
           ConfigProvider.fromMap(new Map([["CLOUDWATCH_NAMESPACE", "X"], ["CLOUDWATCH_DIMENSIONS", "oops"]]))
         ),
         Effect.exit
       )
       assert.isTrue(Exit.isFailure(bad))
+    }))
+
+  it.scopedLive("layerConfig with one Config per option, dimensions one Config each; a missing one is a ConfigError", () =>
+    Effect.gen(function*() {
+      const server = yield* cloudWatchServer
+      const p = fresh("fields")
+      const layer = CloudWatchMetrics.layerConfig({
+        namespace: Config.string("METRICS_NAMESPACE"),
+        dimensions: { Service: Config.string("SERVICE"), Env: Config.succeed("test") },
+        endpoint: Config.succeed(server.endpoint),
+        region: Config.succeed("us-east-1"),
+        credentials: Config.succeed(credentials),
+        maxAttempts: Config.succeed(1),
+        interval: Config.succeed("1 hour"),
+        filter: Config.succeed((key: MetricKey.MetricKey.Untyped) => key.name.startsWith(p))
+      })
+      const scope = yield* Scope.make()
+      yield* Layer.buildWithScope(layer, scope).pipe(
+        Effect.withConfigProvider(
+          ConfigProvider.fromMap(new Map([["METRICS_NAMESPACE", "PerField"], ["SERVICE", "billing"]]))
+        )
+      )
+      yield* Metric.increment(Metric.counter(`${p}c`))
+      yield* Scope.close(scope, Exit.void)
+      assert.deepStrictEqual(server.accepted.map((r) => r.namespace), ["PerField"])
+      assert.deepStrictEqual(dims(datums(server, p)[0]), { Service: "billing", Env: "test" })
+
+      const missing = yield* Layer.buildWithScope(layer, yield* Scope.make()).pipe(
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["SERVICE", "billing"]]))),
+        Effect.flip
+      )
+      assert.isTrue(ConfigError.isConfigError(missing))
+      assert.include(String(missing), "METRICS_NAMESPACE")
     }))
 
   it.scopedLive("EMF: one JSON line per dimension set, at most 100 metrics each, statistic sets as four metrics", () =>

@@ -11,6 +11,8 @@ import { Checkpointer, Consumer, KinesisTest, Producer } from "@effect-kinesis/c
 import { PrometheusMetrics } from "@effect-kinesis/metrics"
 import { assert, describe, it } from "@effect/vitest"
 import {
+  Config,
+  ConfigError,
   ConfigProvider,
   Duration,
   Effect,
@@ -239,7 +241,7 @@ describe("PrometheusMetrics", () => {
     )
   })
 
-  it.scopedLive("layerConfig reads PROMETHEUS_PORT, PROMETHEUS_HOST and PROMETHEUS_PATH", () =>
+  it.scopedLive("layerConfig(config) reads PROMETHEUS_PORT, PROMETHEUS_HOST and PROMETHEUS_PATH", () =>
     Effect.gen(function*() {
       const endpoint = yield* PrometheusMetrics.PrometheusEndpoint
       assert.strictEqual(endpoint.hostname, "127.0.0.1")
@@ -247,11 +249,38 @@ describe("PrometheusMetrics", () => {
       const { status } = yield* scrape(endpoint)
       assert.strictEqual(status, 200)
     }).pipe(
-      Effect.provide(PrometheusMetrics.layerConfig),
+      Effect.provide(PrometheusMetrics.layerConfig(PrometheusMetrics.config)),
       Effect.withConfigProvider(
         ConfigProvider.fromMap(new Map([["PROMETHEUS_PORT", "0"], ["PROMETHEUS_PATH", "/m"]]))
       )
     ))
+
+  it.scopedLive("layerConfig with one Config per option; a missing one is a ConfigError", () =>
+    Effect.gen(function*() {
+      const layer = PrometheusMetrics.layerConfig({
+        port: Config.integer("METRICS_PORT"), // 0: a free port (Config.port refuses 0)
+        path: Config.string("METRICS_PATH")
+      })
+      const { endpoint, status } = yield* Effect.gen(function*() {
+        const endpoint = yield* PrometheusMetrics.PrometheusEndpoint
+        const { status } = yield* scrape(endpoint)
+        return { endpoint, status }
+      }).pipe(
+        Effect.provide(layer),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["METRICS_PORT", "0"], ["METRICS_PATH", "/scrape"]])))
+      )
+      assert.strictEqual(endpoint.path, "/scrape")
+      assert.isAbove(endpoint.port, 0)
+      assert.strictEqual(status, 200)
+      const missing = yield* Effect.flip(
+        PrometheusMetrics.PrometheusEndpoint.pipe(
+          Effect.provide(layer),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["METRICS_PORT", "0"]])))
+        )
+      )
+      assert.isTrue(ConfigError.isConfigError(missing))
+      assert.include(String(missing), "METRICS_PATH")
+    }))
 
   it("render is pure: a hand-made snapshot gives the exact text; a name taken by another type is left out", () => {
     const counter = MetricKey.counter("jobs", { description: "Jobs\\done" }).pipe(MetricKey.tagged("queue", "a\"b"))

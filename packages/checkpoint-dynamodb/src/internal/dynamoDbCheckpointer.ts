@@ -736,7 +736,7 @@ export const layer = (
 // ---------------------------------------------------------------------------------------------
 
 /** @internal */
-export const config: Config.Config<DynamoDbCheckpointer.DynamoDbCheckpointerOptions> = Config.all({
+export const config: Config.Config<DynamoDbCheckpointer.DynamoDbCheckpointerConfig> = Config.all({
   group: Config.nonEmptyString("KINESIS_CHECKPOINT_GROUP"),
   table: Config.nonEmptyString("KINESIS_CHECKPOINT_TABLE"),
   createTable: Config.boolean("KINESIS_CHECKPOINT_CREATE_TABLE").pipe(Config.withDefault(false)),
@@ -750,7 +750,7 @@ export const config: Config.Config<DynamoDbCheckpointer.DynamoDbCheckpointerOpti
   secretAccessKey: Config.option(Config.redacted("AWS_SECRET_ACCESS_KEY")),
   sessionToken: Config.option(Config.redacted("AWS_SESSION_TOKEN")),
   maxAttempts: Config.integer("DYNAMODB_MAX_ATTEMPTS").pipe(Config.withDefault(defaults.maxAttempts))
-}).pipe(Config.map((c): DynamoDbCheckpointer.DynamoDbCheckpointerOptions => ({
+}).pipe(Config.map((c): DynamoDbCheckpointer.DynamoDbCheckpointerConfig => ({
   group: c.group,
   table: c.table,
   createTable: c.createTable,
@@ -772,6 +772,6 @@ export const config: Config.Config<DynamoDbCheckpointer.DynamoDbCheckpointerOpti
 
 /** @internal */
 export const layerConfig = (
-  config: Config.Config<DynamoDbCheckpointer.DynamoDbCheckpointerOptions>
+  config: Config.Config.Wrap<DynamoDbCheckpointer.DynamoDbCheckpointerConfig>
 ): Layer.Layer<Checkpointer.Checkpointer, ConfigError.ConfigError | Checkpointer.CheckpointerError> =>
-  Layer.unwrapEffect(Effect.map(config, layer))
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -423,7 +423,8 @@ export const layer = (
 // ---------------------------------------------------------------------------------------------
 
 /** @internal */
-export const config: Config.Config<RedisCheckpointer.ConnectionConfig> = Config.all({
+export const config: Config.Config<RedisCheckpointer.RedisCheckpointerConfig> = Config.all({
+  group: Config.nonEmptyString("KINESIS_CHECKPOINT_GROUP"),
   url: Config.string("REDIS_URL").pipe(
     Config.validate({
       message: "REDIS_URL must start with redis:// (or rediss:// for TLS)",
@@ -431,48 +432,47 @@ export const config: Config.Config<RedisCheckpointer.ConnectionConfig> = Config.
     })
   ),
   password: Config.option(Config.redacted("REDIS_PASSWORD")),
-  keyPrefix: Config.option(Config.nonEmptyString("REDIS_KEY_PREFIX"))
-}).pipe(Config.map(({ keyPrefix, password, url }): RedisCheckpointer.ConnectionConfig => ({
-  url,
-  ...(Option.isSome(password) ? { password: password.value } : {}),
-  ...(Option.isSome(keyPrefix) ? { keyPrefix: keyPrefix.value } : {})
+  keyPrefix: Config.option(Config.nonEmptyString("REDIS_KEY_PREFIX")),
+  workerId: Config.option(Config.nonEmptyString("KINESIS_CHECKPOINT_WORKER_ID")),
+  sessionTimeout: Config.option(Config.duration("KINESIS_CHECKPOINT_SESSION_TIMEOUT")),
+  heartbeatInterval: Config.option(Config.duration("KINESIS_CHECKPOINT_HEARTBEAT_INTERVAL"))
+}).pipe(Config.map((c): RedisCheckpointer.RedisCheckpointerConfig => ({
+  group: c.group,
+  redis: c.url,
+  ...(Option.isSome(c.password) ? { password: c.password.value } : {}),
+  ...(Option.isSome(c.keyPrefix) ? { keyPrefix: c.keyPrefix.value } : {}),
+  ...(Option.isSome(c.workerId) ? { workerId: c.workerId.value } : {}),
+  ...(Option.isSome(c.sessionTimeout) ? { sessionTimeout: c.sessionTimeout.value } : {}),
+  ...(Option.isSome(c.heartbeatInterval) ? { heartbeatInterval: c.heartbeatInterval.value } : {})
 })))
 
 /**
- * The client options for a connection config: the URL, and REDIS_PASSWORD in place of a password in
- * the URL (ioredis prefers the URL's credentials over options, so they are moved out of it).
+ * The connection and client overrides of a config: a `password` replaces one in the URL (ioredis
+ * prefers the URL's credentials over options, so they are moved out of it) or in the `RedisOptions`.
  *
  * @internal
  */
 export const connectionOptions = (
-  connection: RedisCheckpointer.ConnectionConfig
-): { readonly url: string; readonly overrides: RedisOptions } => {
-  if (connection.password === undefined) return { url: connection.url, overrides: {} }
-  const parsed = new URL(connection.url)
+  redis: RedisOptions | string,
+  password: Redacted.Redacted | undefined
+): { readonly redis: RedisOptions | string; readonly overrides: RedisOptions } => {
+  if (password === undefined) return { redis, overrides: {} }
+  if (typeof redis !== "string") return { redis, overrides: { password: Redacted.value(password) } }
+  const parsed = new URL(redis)
   const username = decodeURIComponent(parsed.username)
   parsed.username = ""
   parsed.password = ""
   return {
-    url: parsed.toString(),
-    overrides: { ...(username === "" ? {} : { username }), password: Redacted.value(connection.password) }
+    redis: parsed.toString(),
+    overrides: { ...(username === "" ? {} : { username }), password: Redacted.value(password) }
   }
 }
 
 /** @internal */
 export const layerConfig = (
-  group: string,
-  options?: RedisCheckpointer.LayerConfigOptions,
-  connection: Config.Config<RedisCheckpointer.ConnectionConfig> = config
+  config: Config.Config.Wrap<RedisCheckpointer.RedisCheckpointerConfig>
 ): Layer.Layer<Checkpointer.Checkpointer, Checkpointer.CheckpointerError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(connection, (c) => {
-    const { overrides, url } = connectionOptions(c)
-    return Layer.scoped(
-      Checkpointer.Checkpointer,
-      makeWith({
-        ...options,
-        group,
-        redis: url,
-        ...(c.keyPrefix === undefined ? {} : { keyPrefix: c.keyPrefix })
-      }, overrides)
-    )
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), ({ password, ...options }) => {
+    const { overrides, redis } = connectionOptions(options.redis, password)
+    return Layer.scoped(Checkpointer.Checkpointer, makeWith({ ...options, redis }, overrides))
   }))

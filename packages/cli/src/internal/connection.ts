@@ -8,6 +8,7 @@ import * as Checkpointer from "@effect-kinesis/core/Checkpointer"
 import * as Kinesis from "@effect-kinesis/core/Kinesis"
 import * as KinesisError from "@effect-kinesis/core/KinesisError"
 import * as StreamAddress from "@effect-kinesis/core/StreamAddress"
+import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -83,9 +84,9 @@ export const kinesisLayer = (
   stream?: StreamAddress.StreamAddress | undefined
 ): Layer.Layer<Kinesis.Kinesis, ConfigError.ConfigError | UsageError> =>
   Layer.unwrapEffect(
-    Effect.zipRight(
+    Effect.as(
       validateEndpoint(connection),
-      Effect.map(Kinesis.config, (env) => Kinesis.layer(resolveOptions(env, connection, stream)))
+      Kinesis.layerConfig(Config.map(Kinesis.config, (env) => resolveOptions(env, connection, stream)))
     )
   )
 

@@ -494,8 +494,8 @@ export const config: Config.Config<Kinesis.KinesisOptions> = Config.all({
 
 /** @internal */
 export const layerConfig = (
-  config: Config.Config<Kinesis.KinesisOptions>
-): Layer.Layer<KinesisTag, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
+  config: Config.Config.Wrap<Kinesis.KinesisOptions>
+): Layer.Layer<KinesisTag, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
 
 /** @internal */
 export const defaultWaitSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis", 1.5).pipe(

@@ -536,7 +536,7 @@ export const parseDimensions = (text: string): Either.Either<Record<string, stri
 }
 
 /** @internal */
-export const config: Config.Config<CloudWatchMetrics.CloudWatchMetricsOptions> = Config.all({
+export const config: Config.Config<CloudWatchMetrics.CloudWatchMetricsConfig> = Config.all({
   namespace: Config.nonEmptyString("CLOUDWATCH_NAMESPACE"),
   interval: Config.duration("CLOUDWATCH_INTERVAL").pipe(Config.withDefault(defaults.interval)),
   dimensions: Config.option(
@@ -557,7 +557,7 @@ export const config: Config.Config<CloudWatchMetrics.CloudWatchMetricsOptions> =
   secretAccessKey: Config.option(Config.redacted("AWS_SECRET_ACCESS_KEY")),
   sessionToken: Config.option(Config.redacted("AWS_SESSION_TOKEN")),
   maxAttempts: Config.integer("CLOUDWATCH_MAX_ATTEMPTS").pipe(Config.withDefault(defaults.maxAttempts))
-}).pipe(Config.map((c): CloudWatchMetrics.CloudWatchMetricsOptions => ({
+}).pipe(Config.map((c): CloudWatchMetrics.CloudWatchMetricsConfig => ({
   namespace: c.namespace,
   interval: c.interval,
   maxAttempts: c.maxAttempts,
@@ -576,5 +576,5 @@ export const config: Config.Config<CloudWatchMetrics.CloudWatchMetricsOptions> =
 
 /** @internal */
 export const layerConfig = (
-  config: Config.Config<CloudWatchMetrics.CloudWatchMetricsOptions>
-): Layer.Layer<never, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
+  config: Config.Config.Wrap<CloudWatchMetrics.CloudWatchMetricsConfig>
+): Layer.Layer<never, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))

@@ -274,5 +274,6 @@ export const config: Config.Config<PrometheusMetrics.PrometheusMetricsOptions> =
 
 /** @internal */
 export const layerConfig = (
-  config: Config.Config<PrometheusMetrics.PrometheusMetricsOptions>
-): Layer.Layer<EndpointTag, ConfigError.ConfigError | ServeError> => Layer.unwrapEffect(Effect.map(config, layer))
+  config: Config.Config.Wrap<PrometheusMetrics.PrometheusMetricsOptions>
+): Layer.Layer<EndpointTag, ConfigError.ConfigError | ServeError> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
