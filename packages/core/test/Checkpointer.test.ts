@@ -4,9 +4,9 @@
  * shared or private store, and the common option defaults.
  */
 import * as Checkpointer from "@effect-kinesis/core/Checkpointer"
+import * as CheckpointerSuite from "@effect-kinesis/core/testing/CheckpointerSuite"
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Either, Option, TestClock } from "effect"
-import * as CheckpointerSuite from "./utils/CheckpointerSuite.js"
 
 // One store per case: the suite gives every case its own namespace, and every worker of a case shares it.
 const stores = new Map<string, Checkpointer.MemoryStore>()

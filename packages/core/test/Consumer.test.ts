@@ -4,6 +4,7 @@
  * shutdowns, restarts inside KPL aggregates.
  */
 import { Checkpointer, Consumer, Kinesis, KinesisTest, Processor, Producer, StreamAddress } from "@effect-kinesis/core"
+import { withClock } from "@effect-kinesis/core/testing/Pipeline"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Array as Arr,
@@ -20,7 +21,6 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { withClock } from "./utils/clock.js"
 
 const Keyed = Schema.Struct({ k: Schema.String, n: Schema.Number })
 type Keyed = typeof Keyed.Type

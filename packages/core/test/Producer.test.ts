@@ -4,6 +4,7 @@
  * bad input, resharding.
  */
 import { Kinesis, KinesisTest, Processor, Producer, ShardMap } from "@effect-kinesis/core"
+import { withClock } from "@effect-kinesis/core/testing/Pipeline"
 import { assert, describe, it } from "@effect/vitest"
 import {
   Array as Arr,
@@ -20,7 +21,6 @@ import {
   Stream,
   TestClock
 } from "effect"
-import { withClock } from "./utils/clock.js"
 
 const decoder = new TextDecoder()
 const decode = (data: Uint8Array): unknown => JSON.parse(decoder.decode(data))

@@ -7,13 +7,25 @@
  * clock, so the cases use short session timeouts and sleep past them. Raise `timeoutScale` for a slow
  * store. Every case uses only the `Service` interface, on a stream name no other case uses (the
  * `namespace` handed to `makeWorker`), so cases never see each other's data on a shared server.
+ *
+ * Needs `vitest` and `@effect/vitest` (optional peer dependencies of this package).
+ *
+ * @since 0.1.0
  */
-import type * as Checkpointer from "@effect-kinesis/core/Checkpointer"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Either, Option, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Checkpointer from "../Checkpointer.js"
 
 /**
  * What the suite asks for when it needs a worker.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface WorkerOptions {
   /**
@@ -29,6 +41,9 @@ export interface WorkerOptions {
 
 /**
  * How to run the suite against one implementation.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export interface Options {
   /**
@@ -121,6 +136,9 @@ const sortedIds = <A>(items: ReadonlyArray<A>, id: (a: A) => string): Array<stri
 
 /**
  * Registers the Checkpointer's conformance cases for one implementation.
+ *
+ * @since 0.1.0
+ * @category suites
  */
 export const run = (name: string, options: Options): void => {
   const scale = options.timeoutScale ?? 1

@@ -7,12 +7,21 @@
  * - `D <shardId> <key> <n>` for every record delivered (values are `{ k, n }` JSON);
  * - `S <json array of the shard ids this worker reads>` every 250 ms.
  * SIGTERM/SIGINT stop it gracefully (final checkpoints, leases released); SIGKILL is a crash.
+ *
+ * Needs `@effect/platform-node` (an optional peer dependency of this package) and no test runner.
+ *
+ * @since 0.1.0
  */
-import type * as Checkpointer from "@effect-kinesis/core/Checkpointer"
-import * as Consumer from "@effect-kinesis/core/Consumer"
-import * as Kinesis from "@effect-kinesis/core/Kinesis"
-import { NodeRuntime } from "@effect/platform-node"
-import { Effect, Layer, Logger, LogLevel, Schedule, Stream } from "effect"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import type * as Checkpointer from "../Checkpointer.js"
+import * as Consumer from "../Consumer.js"
+import * as Kinesis from "../Kinesis.js"
 
 const env = (name: string): string => {
   const value = process.env[name]
@@ -20,13 +29,30 @@ const env = (name: string): string => {
   return value
 }
 
-/** Session settings the worker's checkpointer should use. */
-export const session = () => ({
+/**
+ * Session settings the worker's checkpointer should use (from WORKER_ID, SESSION_TIMEOUT_MS and
+ * HEARTBEAT_MS, which the suite sets).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const session = (): {
+  readonly workerId: string
+  readonly sessionTimeout: number
+  readonly heartbeatInterval: number
+} => ({
   workerId: env("WORKER_ID"),
   sessionTimeout: Number(env("SESSION_TIMEOUT_MS")),
   heartbeatInterval: Number(env("HEARTBEAT_MS"))
 })
 
+/**
+ * Runs the worker: a consumer over the suite's stream with `checkpointer`, printing what it reads and
+ * delivers, until it is signalled.
+ *
+ * @since 0.1.0
+ * @category running
+ */
 export const main = <E>(checkpointer: Layer.Layer<Checkpointer.Checkpointer, E>): void => {
   const kinesis = Kinesis.layer({
     endpoint: env("KINESIS_ENDPOINT"),

@@ -8,20 +8,36 @@
  * SIGKILL and the survivors take its shards within sessionTimeout + a heartbeat (+ a listing round) →
  * it starts again and gets its share back → every record produced is delivered at least once, and
  * each key's first deliveries are in order.
- */
-import * as Kinesis from "@effect-kinesis/core/Kinesis"
-import * as Producer from "@effect-kinesis/core/Producer"
-import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Schedule, Stream } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { createInterface } from "node:readline"
-
-/**
+ *
+ * Needs `vitest` and `@effect/vitest` (optional peer dependencies of this package).
+ *
  * @since 0.1.0
  */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import { type ChildProcess, spawn } from "node:child_process"
+import { createInterface } from "node:readline"
+import * as Kinesis from "../Kinesis.js"
+import * as Producer from "../Producer.js"
+
+/**
+ * How to run the group case against one checkpointer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Options {
-  /** The worker program (a `.ts` file calling `GroupWorker.main`), run with `node --import tsx`. */
+  /**
+   * The worker program: a file whose code calls `GroupWorker.main(checkpointerLayer)`. A `.js`/`.mjs`
+   * file runs with plain `node`; a `.ts` file with `node --import tsx` (tsx must be installed), unless
+   * `execArgv` says otherwise.
+   */
   readonly workerScript: string
+  /** Node options for the worker processes (default: `["--import", "tsx"]` for a `.ts` script, else none). */
+  readonly execArgv?: ReadonlyArray<string>
   /** Environment for the worker's checkpointer (e.g. REDIS_URL, GROUP). */
   readonly env: (context: { readonly stream: string; readonly group: string }) => Record<string, string>
   readonly kinesalite: { readonly endpoint: string; readonly region: string }
@@ -39,9 +55,16 @@ interface Worker {
 const SHARDS = 6
 const KEYS = 60
 
+/**
+ * Registers the consumer-group case (a `describe` with one live test) for one checkpointer.
+ *
+ * @since 0.1.0
+ * @category suites
+ */
 export const run = (name: string, options: Options): void => {
   const sessionTimeoutMs = options.sessionTimeoutMs ?? 3_000
   const heartbeatMs = Math.floor(sessionTimeoutMs / 3)
+  const execArgv = options.execArgv ?? (/\.[cm]?ts$/.test(options.workerScript) ? ["--import", "tsx"] : [])
 
   describe(name, () => {
     it.live(
@@ -66,7 +89,7 @@ export const run = (name: string, options: Options): void => {
           const logs: Array<string> = []
           const start = (id: string) =>
             Effect.sync(() => {
-              const child = spawn(process.execPath, ["--import", "tsx", options.workerScript], {
+              const child = spawn(process.execPath, [...execArgv, options.workerScript], {
                 env: {
                   ...process.env,
                   ...options.env({ stream: streamName, group }),
