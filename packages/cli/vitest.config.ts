@@ -6,7 +6,7 @@ export default mergeConfig(
   defineProject({
     test: {
       name: "cli",
-      globalSetup: ["../../vitest.globalSetup.ts"]
+      globalSetup: ["../../vitest.globalSetup.ts", "./test/bundle.globalSetup.ts"]
     }
   })
 )

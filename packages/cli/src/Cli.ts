@@ -29,17 +29,21 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Predicate from "effect/Predicate"
+import * as Fs from "node:fs"
 import { processorNames, tailFormats } from "./internal/choices.js"
 import { ExitCode as codes, reportCause, UsageError } from "./internal/errors.js"
 import * as Format from "./internal/format.js"
 
 /**
- * The version `--version` prints.
+ * The version `--version` prints: the package's own, read from its package.json (one directory up from
+ * both `src/` and the compiled `dist/`), so a release never needs an edit here.
  *
  * @since 0.1.0
  * @category constants
  */
-export const version = "0.1.0"
+export const version: string = (
+  JSON.parse(Fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { readonly version: string }
+).version
 
 /**
  * The exit codes: `ok` 0; `failure` 1 (a typed error — service, checkpoint store, undelivered records,
@@ -259,7 +263,13 @@ const bench = Command.make(
       Options.withDescription("seconds the read phase may take"),
       Options.withDefault(120)
     ),
-    json: json("print JSON")
+    json: json("print JSON"),
+    local: Options.boolean("local").pipe(
+      Options.withDescription(
+        "use an embedded kinesalite (the default without --stream and --endpoint; ignores KINESIS_ENDPOINT); " +
+          "needs the optional package @effect-kinesis/local"
+      )
+    )
   },
   (options) =>
     load(

@@ -1,5 +1,5 @@
 /**
- * The process entry of `effect-kinesis` (`bin/effect-kinesis.mjs` calls `main`): runs `Cli.run` on
+ * The process entry of `effect-kinesis` (`bin/effect-kinesis.js` calls `main`): runs `Cli.run` on
  * Node with the exit codes of `Cli.ExitCode`. Importing this module does nothing by itself.
  *
  * Ctrl-C (SIGINT) or SIGTERM interrupts the command — a `tail` writes its checkpoints and releases its

@@ -7,7 +7,7 @@
 export * as Cli from "./Cli.js"
 
 /**
- * The process entry of `effect-kinesis` (`bin/effect-kinesis.mjs` calls `main`): runs `Cli.run` on
+ * The process entry of `effect-kinesis` (`bin/effect-kinesis.js` calls `main`): runs `Cli.run` on
  * Node with the exit codes of `Cli.ExitCode`. Importing this module does nothing by itself.
  *
  * @since 0.1.0

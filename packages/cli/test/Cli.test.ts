@@ -1,6 +1,7 @@
 /**
- * The `effect-kinesis` CLI end to end: every command runs as a real child process
- * (`node packages/cli/bin/effect-kinesis.mjs ...`) against the run's local servers — kinesalite,
+ * The `effect-kinesis` CLI end to end: every command runs as a real child process of the bin users
+ * install (`node packages/cli/bin/effect-kinesis.js ...`, over the bundle that test/bundle.globalSetup.ts
+ * builds from the sources before the run) against the run's local servers — kinesalite,
  * kinesis-local for ARN addressing, redis-server for a consumer group — and the tests look at its stdout,
  * stderr and exit code. Streams are created, split and filled through the Kinesis port.
  */
@@ -11,7 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { freshStreamName, kinesaliteLayer, kinesisLocalLayer } from "../../core/test/utils/servers.js"
 
-const bin = fileURLToPath(new URL("../bin/effect-kinesis.mjs", import.meta.url))
+const bin = fileURLToPath(new URL("../bin/effect-kinesis.js", import.meta.url))
 
 interface Result {
   readonly code: number | null
@@ -35,9 +36,13 @@ interface Running {
   readonly result: Promise<Result>
 }
 
-const start = (args: ReadonlyArray<string>, input?: string): Running => {
+/**
+ * `nodeOptions`: e.g. `--import tsx` for a command that loads `@effect-kinesis/local`, which the bundle
+ * keeps outside and which this workspace resolves to its TypeScript sources.
+ */
+const start = (args: ReadonlyArray<string>, input?: string, nodeOptions: ReadonlyArray<string> = []): Running => {
   const started = Date.now()
-  const child = spawn(process.execPath, [bin, ...args], { env: env(), stdio: ["pipe", "pipe", "pipe"] })
+  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { env: env(), stdio: ["pipe", "pipe", "pipe"] })
   let stdout = ""
   let stderr = ""
   child.stdout!.setEncoding("utf8").on("data", (data: string) => (stdout += data))
@@ -51,14 +56,17 @@ const start = (args: ReadonlyArray<string>, input?: string): Running => {
 }
 
 /**
- * Child processes at once: each spends 1–2 s of CPU starting (tsx), and the machine has few cores —
- * more at once would only make each slower.
+ * Child processes at once: each spends ~0.3 s of CPU starting (more with tsx), and the machine has few
+ * cores — more at once would only make each slower.
  */
 const slots = Effect.unsafeMakeSemaphore(3)
 
 /** Runs the CLI to its end. */
-const cli = (args: ReadonlyArray<string>, input?: string): Effect.Effect<Result> =>
-  slots.withPermits(1)(Effect.promise(() => start(args, input).result))
+const cli = (
+  args: ReadonlyArray<string>,
+  input?: string,
+  nodeOptions?: ReadonlyArray<string>
+): Effect.Effect<Result> => slots.withPermits(1)(Effect.promise(() => start(args, input, nodeOptions).result))
 
 const kinesalite = () => ["--endpoint", inject("kinesalite").endpoint]
 const redis = (group: string) => ["--group", group, "--redis", inject("redis").url]
@@ -328,7 +336,7 @@ describe.concurrent("effect-kinesis CLI (child processes)", () => {
 
   it.live("bench measures put and read throughput on an embedded kinesalite", () =>
     Effect.gen(function*() {
-      const result = yield* cli(["bench", "--records", "1000", "--json"])
+      const result = yield* cli(["bench", "--local", "--records", "1000", "--json"], undefined, ["--import", "tsx"])
       assert.strictEqual(result.code, 0, result.stderr)
       const report = JSON.parse(result.stdout) as {
         records: number

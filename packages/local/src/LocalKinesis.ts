@@ -8,9 +8,11 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
 import kinesaliteServer from "kinesalite"
 import type * as Http from "node:http"
 import { createRequire } from "node:module"
@@ -85,6 +87,33 @@ export const kinesalite = (
     ),
     ({ port, server }) => ({ endpoint: `http://127.0.0.1:${port}`, port, region, credentials, server })
   )
+
+/**
+ * A kinesalite started without Effect (`startKinesalite`): its endpoint, and `close` to stop it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface KinesaliteHandle extends KinesaliteServer {
+  /** Stops the server (closing its connections); resolves when it is closed. */
+  readonly close: () => Promise<void>
+}
+
+/**
+ * `kinesalite(options)` for code that does not run this package's copy of Effect — a test runner's
+ * global setup, or a bundled program such as the `effect-kinesis` CLI. Rejects with `LocalServerError`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startKinesalite = async (options: KinesaliteOptions = {}): Promise<KinesaliteHandle> => {
+  const scope = Effect.runSync(Scope.make())
+  const close = () => Effect.runPromise(Scope.close(scope, Exit.void))
+  const exit = await Effect.runPromiseExit(Scope.extend(kinesalite(options), scope))
+  if (Exit.isSuccess(exit)) return { ...exit.value, close }
+  await close()
+  throw Cause.squash(exit.cause)
+}
 
 /**
  * @since 0.1.0

@@ -22,7 +22,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { type Connection, kinesisLayer, parseStream, resolveOptions, retryThrottling } from "./connection.js"
-import { UsageError } from "./errors.js"
+import { importOptional, UsageError } from "./errors.js"
 import * as Format from "./format.js"
 
 /** @internal */
@@ -33,6 +33,8 @@ export interface BenchOptions extends Connection {
   readonly shards: number
   readonly timeout: Duration.Duration
   readonly json: boolean
+  /** Run on the embedded kinesalite (the default without --stream and --endpoint), ignoring KINESIS_ENDPOINT. */
+  readonly local: boolean
 }
 
 /** The read phase did not see every record of the run in time. @internal */
@@ -175,6 +177,9 @@ export const bench = (options: BenchOptions) =>
     if (!Number.isInteger(options.shards) || options.shards < 1) {
       return yield* new UsageError({ message: "--shards must be at least 1" })
     }
+    if (options.local && (Option.isSome(options.stream) || Option.isSome(options.endpoint))) {
+      return yield* new UsageError({ message: "--local runs on an embedded kinesalite: drop --stream and --endpoint" })
+    }
     if (Option.isSome(options.stream)) {
       const address = yield* parseStream(options.stream.value)
       return yield* runBench(address, options, `stream ${StreamAddress.format(address)}`, true).pipe(
@@ -182,7 +187,7 @@ export const bench = (options: BenchOptions) =>
       )
     }
     const env = yield* Kinesis.config
-    const endpoint = resolveOptions(env, options).endpoint
+    const endpoint = options.local ? undefined : resolveOptions(env, options).endpoint
     if (endpoint !== undefined) {
       return yield* Effect.gen(function*() {
         const address = yield* temporaryStream(options.shards)
@@ -190,8 +195,17 @@ export const bench = (options: BenchOptions) =>
       }).pipe(Effect.scoped, Effect.provide(kinesisLayer(options)))
     }
     // the embedded server is only loaded for this command
-    const LocalKinesis = yield* Effect.promise(() => import("@effect-kinesis/local/LocalKinesis"))
-    const server = yield* LocalKinesis.kinesalite()
+    // (through its Promise API: the published CLI is a bundle with its own copy of Effect)
+    const LocalKinesis = yield* importOptional(
+      "@effect-kinesis/local",
+      "bench --local",
+      () => import("@effect-kinesis/local/LocalKinesis")
+    )
+    // a LocalServerError it rejects with is reported by its tag, like any failure
+    const server = yield* Effect.acquireRelease(
+      Effect.promise(() => LocalKinesis.startKinesalite()),
+      (handle) => Effect.promise(() => handle.close())
+    )
     return yield* Effect.gen(function*() {
       const address = yield* temporaryStream(options.shards)
       // kinesalite has no write limits: pacing would only measure the pacing

@@ -7,6 +7,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 
@@ -35,6 +36,43 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
     return `line ${this.line}: ${this.reason}`
   }
 }
+
+/**
+ * A command needs an optional package that is not installed beside the CLI (`bench` without
+ * `--endpoint` or `--stream` needs `@effect-kinesis/local` for its embedded kinesalite).
+ *
+ * @internal
+ */
+export class MissingPackage extends Data.TaggedError("MissingPackage")<{
+  /** The npm package to install. */
+  readonly packageName: string
+  /** What needs it, e.g. `bench --local`. */
+  readonly feature: string
+}> {
+  override get message(): string {
+    return `${this.feature} needs the optional package ${this.packageName}, which is not installed`
+  }
+}
+
+/**
+ * Imports an optional package's module, failing with `MissingPackage` when the package is not installed
+ * (any other import failure is a defect).
+ *
+ * @internal
+ */
+export const importOptional = <A>(
+  packageName: string,
+  feature: string,
+  load: () => Promise<A>
+): Effect.Effect<A, MissingPackage> =>
+  Effect.tryPromise({ try: load, catch: (cause) => cause }).pipe(
+    Effect.catchAll((cause) =>
+      Predicate.hasProperty(cause, "code") && cause.code === "ERR_MODULE_NOT_FOUND" &&
+        String(Predicate.hasProperty(cause, "message") ? cause.message : "").includes(`'${packageName}`)
+        ? Effect.fail(new MissingPackage({ packageName, feature }))
+        : Effect.die(cause)
+    )
+  )
 
 /** @internal */
 export const ExitCode = {
@@ -76,6 +114,7 @@ const hints: Record<string, string> = {
   DecodeError: "a record could not be decoded with the chosen --processor: try --processor string or bytes",
   InvalidInput: "with --json every non-empty line must be one JSON value, and field:NAME keys must exist",
   LocalServerError: "the embedded kinesalite could not start",
+  MissingPackage: "install it beside the CLI (npm install @effect-kinesis/local), or give --endpoint",
   BenchIncomplete: "not every record came back in time: raise --timeout, or check the stream's consumers and retention",
   ConfigError: "an environment variable (AWS_REGION, KINESIS_ENDPOINT, KINESIS_MAX_ATTEMPTS, ...) has an invalid value",
   UsageError: "see --help"
