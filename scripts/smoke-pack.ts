@@ -16,7 +16,17 @@
 import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { cleanBuild, installProject, packAll, root, run, type Tarball, tempDir, workspaceVersion } from "./pack.js"
+import {
+  cleanBuild,
+  cleanEnv,
+  installProject,
+  packAll,
+  root,
+  run,
+  type Tarball,
+  tempDir,
+  workspaceVersion
+} from "./pack.js"
 
 const keep = process.argv.includes("--keep")
 const started = performance.now()
