@@ -6,6 +6,14 @@
  *
  * Clients must use HTTP/1.1 against them: `Kinesis.layer({ endpoint })` does so for `http://` endpoints.
  *
+ * kinesalite answers CBOR (`application/x-amz-cbor-1.1`, the wire format of the AWS SDK for Java and of
+ * this library's PutRecords and GetRecords) through a translating front. kinesalite's own CBOR is broken:
+ * its CBOR responses are cut at 16 KiB, and data written over CBOR is stored JSON-serialised and read back
+ * as `{ type: "Buffer", data: [...] }`; its JSON is right. The front, on the port clients get, asks
+ * kinesalite over JSON and answers in CBOR as AWS does: record `Data` as byte strings, timestamps as
+ * integer epoch milliseconds, errors as `{ __type, message }` maps with their HTTP status. Every other
+ * request (JSON) is forwarded unchanged. This front makes CBOR requests work as on AWS.
+ *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
@@ -17,6 +25,7 @@ import kinesaliteServer from "kinesalite"
 import type * as Http from "node:http"
 import { createRequire } from "node:module"
 import * as Path from "node:path"
+import * as cborFront from "./internal/cborFront.js"
 import * as net from "./internal/net.js"
 import type { LocalServerError } from "./LocalServerError.js"
 
@@ -41,7 +50,10 @@ export interface LocalEndpoint {
  * @category models
  */
 export interface KinesaliteServer extends LocalEndpoint {
-  /** The in-process server (e.g. to count its open connections in a test). */
+  /**
+   * The in-process server clients connect to, on `port`: the front that translates CBOR for kinesalite
+   * (which listens on another loopback port). Its connections are the clients' (e.g. to count them in a test).
+   */
   readonly server: Http.Server
 }
 
@@ -67,26 +79,37 @@ const region = "us-east-1"
  * kinesalite, in this process, on 127.0.0.1. It keeps records in memory (about 3.7 KB of RSS per
  * 1 KiB record), so a test that writes hundreds of thousands of records should use its own instance.
  *
+ * Clients reach it through a front on `port` that makes CBOR requests work as on AWS. kinesalite's own
+ * CBOR is broken: it cuts CBOR responses at 16 KiB and returns data written over CBOR as
+ * `{ type: "Buffer", data: [...] }`. The front decodes a CBOR request, sends it to kinesalite as JSON
+ * (byte strings in base64, timestamps in epoch seconds) and answers in CBOR: record `Data` as byte
+ * strings, timestamps (such as `ApproximateArrivalTimestamp`) as integer epoch milliseconds, errors as
+ * `{ __type, message }` with their status. Other requests (JSON) and their answers pass unchanged.
+ * Bodies are read whole before they are forwarded, up to kinesalite's 7 MiB limit (a bigger one is a
+ * 413), which also applies to the JSON a CBOR request becomes (its record data a third bigger in base64):
+ * a 5 MiB PutRecords fits.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const kinesalite = (
   options: KinesaliteOptions = {}
 ): Effect.Effect<KinesaliteServer, LocalServerError, Scope.Scope> =>
-  Effect.map(
-    net.listenScoped(
-      "kinesalite",
-      () =>
-        kinesaliteServer({
-          shardLimit: options.shardLimit ?? 10_000,
-          createStreamMs: options.createStreamMs ?? 0,
-          deleteStreamMs: options.deleteStreamMs ?? 0,
-          updateStreamMs: options.updateStreamMs ?? 0
-        }),
-      options.port ?? 0
-    ),
-    ({ port, server }) => ({ endpoint: `http://127.0.0.1:${port}`, port, region, credentials, server })
-  )
+  Effect.gen(function*() {
+    const backend = yield* net.listenScoped("kinesalite", () => {
+      const server = kinesaliteServer({
+        shardLimit: options.shardLimit ?? 10_000,
+        createStreamMs: options.createStreamMs ?? 0,
+        deleteStreamMs: options.deleteStreamMs ?? 0,
+        updateStreamMs: options.updateStreamMs ?? 0
+      })
+      // only the front connects: its idle connections stay open until the scope closes (no reuse race)
+      server.keepAliveTimeout = 0
+      return server
+    })
+    const { port, server } = yield* cborFront.listen(backend.port, options.port ?? 0)
+    return { endpoint: `http://127.0.0.1:${port}`, port, region, credentials, server }
+  })
 
 /**
  * A kinesalite started without Effect (`startKinesalite`): its endpoint, and `close` to stop it.
@@ -102,6 +125,7 @@ export interface KinesaliteHandle extends KinesaliteServer {
 /**
  * `kinesalite(options)` for code that does not run this package's copy of Effect — a test runner's
  * global setup, or a bundled program such as the `effect-kinesis` CLI. Rejects with `LocalServerError`.
+ * Like `kinesalite`, it answers CBOR through its translating front, as AWS does.
  *
  * @since 0.1.0
  * @category constructors
