@@ -354,6 +354,7 @@ export interface UpdateShardCountResponse {
  */
 export type PutRecordsError =
   | ProvisionedThroughputExceeded
+  | LimitExceeded
   | ResourceNotFound
   | InvalidArgument
   | AccessDenied
@@ -366,6 +367,7 @@ export type PutRecordsError =
  */
 export type GetRecordsError =
   | ProvisionedThroughputExceeded
+  | LimitExceeded
   | ExpiredIterator
   | ResourceNotFound
   | InvalidArgument
@@ -496,9 +498,10 @@ export interface KinesisOptions {
   /** Credentials or a provider; the SDK's default chain when absent. */
   readonly credentials?: KinesisClientConfig["credentials"] | undefined
   /**
-   * Attempts the AWS SDK makes per call. Default **1**: the SDK does not retry, so throttling and
-   * transient errors reach the library's retry `Schedule`s (which know about shards and order) and
-   * your `Effect.catchTag`. Raise it only for calls you make yourself through the port.
+   * Attempts the AWS SDK makes per call of its commands. Default **1**: the SDK does not retry, so
+   * throttling and transient errors reach the library's retry `Schedule`s (which know about shards and
+   * order) and your `Effect.catchTag`. Raise it only for calls you make yourself through the port. The
+   * `cbor` and `json` data planes (PutRecords, GetRecords) always make one attempt.
    */
   readonly maxAttempts?: number | undefined
   /** Per-request socket timeout (HTTP/1.1 handler). Default 30 seconds. */
@@ -511,7 +514,27 @@ export interface KinesisOptions {
   readonly requestHandler?: KinesisClientConfig["requestHandler"] | undefined
   /** Any other `KinesisClient` configuration; the options above win. */
   readonly clientConfig?: KinesisClientConfig | undefined
+  /**
+   * How PutRecords and GetRecords travel (every other operation uses the SDK's commands). Default
+   * `"cbor"`. See `DataPlane`.
+   */
+  readonly dataPlane?: DataPlane | undefined
 }
+
+/**
+ * The wire of the data plane (PutRecords, GetRecords):
+ * - `"cbor"`: CBOR (`application/x-amz-cbor-1.1`), as the AWS SDK for Java and the KCL send it — record
+ *   data as raw bytes, no base64, a body written in one pass; GetRecords data are views into the
+ *   response. Signed with SigV4 and sent through the client's own handler, credentials and endpoint.
+ * - `"json"`: the same path with JSON bodies built directly (base64 by Node), for an endpoint that
+ *   refuses CBOR.
+ * - `"sdk"`: the SDK's own `PutRecordsCommand` / `GetRecordsCommand` (JSON through its generic
+ *   serializer: the slowest).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DataPlane = "cbor" | "json" | "sdk"
 
 /**
  * @since 0.1.0
@@ -522,15 +545,18 @@ export const defaults: {
   readonly requestTimeout: Duration.DurationInput
   readonly connectionTimeout: Duration.DurationInput
   readonly maxSockets: number
+  readonly dataPlane: DataPlane
 } = internal.defaults
 
 /**
- * Implements the port over an SDK client. The client is not destroyed by this function.
+ * Implements the port over an SDK client. The client is not destroyed by this function. `dataPlane`
+ * chooses how PutRecords and GetRecords travel (default `"cbor"`; see `DataPlane`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const fromClient: (client: KinesisClient) => Service = internal.fromClient
+export const fromClient: (client: KinesisClient, options?: { readonly dataPlane?: DataPlane | undefined }) => Service =
+  internal.fromClient
 
 /**
  * Builds a `KinesisClient` from the options, scoped: the client is destroyed (sockets closed) when
@@ -556,7 +582,10 @@ export const layer: (options?: KinesisOptions) => Layer.Layer<Kinesis> = interna
  * @since 0.1.0
  * @category layers
  */
-export const layerClient: (client: KinesisClient) => Layer.Layer<Kinesis> = internal.layerClient
+export const layerClient: (
+  client: KinesisClient,
+  options?: { readonly dataPlane?: DataPlane | undefined }
+) => Layer.Layer<Kinesis> = internal.layerClient
 
 /**
  * The options from the standard environment variables: `AWS_REGION`, `KINESIS_ENDPOINT`,

@@ -42,6 +42,12 @@ export interface Capabilities<R = never> {
   /** A malformed shard iterator is InvalidArgument (AWS: InvalidArgumentException). */
   readonly malformedIteratorIsInvalidArgument: boolean
   /**
+   * Record data round-trips byte for byte at every size: empty, 1 byte, all 256 byte values, the
+   * largest record (1 MiB with its key), and a 10 MiB GetRecords of ten of those. False for an
+   * implementation too slow for ~20 MiB of traffic in a test.
+   */
+  readonly largeRecords: boolean
+  /**
    * How to make record 1 of a 3-record PutRecords fail while records 0 and 2 succeed (a per-record
    * failure), or false when the implementation cannot produce one.
    */
@@ -139,6 +145,56 @@ export const conformance = <R, E>(
             assert.instanceOf(r.approximateArrivalTimestamp, Date)
           }
         }))
+
+      if (caps.largeRecords) {
+        it.effect(
+          "record data round-trips byte for byte: empty, 1 byte, every byte value, 1 MiB, a 10 MiB read",
+          () =>
+            Effect.gen(function*() {
+              const stream = yield* createStream(1)
+              const max = 1024 * 1024 - 1 // data + the 1-character key: the 1 MiB record limit
+              const pattern = (length: number, seed: number) =>
+                Uint8Array.from({ length }, (_, j) => (j * 31 + seed) & 0xff)
+              const small = [new Uint8Array(0), new Uint8Array([0xff]), Uint8Array.from({ length: 256 }, (_, j) => j)]
+              const large = Arr.makeBy(10, (i) => pattern(max, i))
+              yield* Kinesis.putRecords({ stream, records: small.map((data) => ({ data, partitionKey: "k" })) })
+              // 5 MiB per PutRecords at most
+              for (const part of Arr.chunksOf(large, 4)) {
+                const put = yield* Kinesis.putRecords({
+                  stream,
+                  records: part.map((data) => ({ data, partitionKey: "k" }))
+                })
+                assert.strictEqual(put.failedRecordCount, 0)
+              }
+              const [shard] = yield* Kinesis.listShards({ stream })
+              let iterator: string | undefined = yield* Kinesis.getShardIterator({
+                stream,
+                shardId: shard!.shardId,
+                position: { type: "TRIM_HORIZON" }
+              })
+              const got: Array<Uint8Array> = []
+              let largestRead = 0
+              while (iterator !== undefined && got.length < small.length + large.length) {
+                const out: Kinesis.GetRecordsResponse = yield* Kinesis.getRecords({
+                  shardIterator: iterator,
+                  limit: 10_000
+                })
+                largestRead = Math.max(largestRead, out.records.reduce((n, r) => n + r.data.length, 0))
+                got.push(...out.records.map((r) => r.data))
+                iterator = out.nextShardIterator
+              }
+              assert.strictEqual(got.length, small.length + large.length)
+              const expected = [...small, ...large]
+              for (let i = 0; i < expected.length; i++) {
+                assert.strictEqual(got[i]!.length, expected[i]!.length, `record ${i}: length`)
+                assert.isTrue(Buffer.from(got[i]!).equals(Buffer.from(expected[i]!)), `record ${i}: bytes`)
+              }
+              // the ten large records came back in one GetRecords of ~10 MiB
+              assert.isAbove(largestRead, 9 * 1024 * 1024)
+            }),
+          60_000
+        )
+      }
 
       it.effect("sequence numbers increase within a shard as big integers, and match the put results", () =>
         Effect.gen(function*() {

@@ -76,92 +76,99 @@ const fakeServer = (respond: (target: string) => { readonly status: number; read
       })
   ).pipe(Effect.map(({ fake }) => fake))
 
-const portOn = (endpoint: string) => Kinesis.layer({ endpoint, region: "us-east-1", credentials })
+const portOn = (endpoint: string, dataPlane?: Kinesis.DataPlane) =>
+  Kinesis.layer({ endpoint, region: "us-east-1", credentials, dataPlane })
 
 const putOne = Kinesis.putRecords({ stream, records: [{ data: new Uint8Array([1]), partitionKey: "k" }] })
 
 describe("Kinesis.layer", () => {
-  it.scopedLive("maps every AWS exception name of the table to its tag, keeping the SDK error and request id", () =>
-    Effect.gen(function*() {
-      let type = ""
-      const server = yield* fakeServer(() => ({ status: 400, type }))
-      const cases: ReadonlyArray<readonly [string, string, string?]> = [
-        ["ProvisionedThroughputExceededException", "ProvisionedThroughputExceeded"],
-        ["ResourceNotFoundException", "ResourceNotFound"],
-        ["InvalidArgumentException", "InvalidArgument"],
-        ["ValidationException", "InvalidArgument"],
-        ["AccessDeniedException", "AccessDenied"],
-        ["KMSThrottlingException", "KmsError", "KMSThrottlingException"],
-        ["KMSAccessDeniedException", "KmsError", "KMSAccessDeniedException"],
-        ["KMSDisabledException", "KmsError", "KMSDisabledException"],
-        ["KMSInvalidStateException", "KmsError", "KMSInvalidStateException"],
-        ["KMSNotFoundException", "KmsError", "KMSNotFoundException"],
-        ["KMSOptInRequired", "KmsError", "KMSOptInRequired"],
-        // not a PutRecords error in the API reference: the declared union holds
-        ["ResourceInUseException", "KinesisUnknownError"],
-        ["SomethingNewException", "KinesisUnknownError"]
-      ]
-      const kinesis = yield* Effect.provide(Kinesis.Kinesis, portOn(server.endpoint))
-      for (const [name, tag, kind] of cases) {
-        type = name
-        const error = yield* Effect.flip(kinesis.putRecords({
-          stream,
-          records: [{ data: new Uint8Array([1]), partitionKey: "k" }]
-        }))
-        assert.strictEqual(error._tag, tag, name)
-        assert.strictEqual(error.operation, "putRecords")
-        assert.strictEqual(error.stream, "errors")
-        assert.strictEqual(error.requestId, "req-1")
-        assert.strictEqual((error.cause as Error).name, name)
-        if (kind !== undefined) assert.strictEqual(error._tag === "KmsError" ? error.kind : "", kind)
-        if (error._tag === "KinesisUnknownError") assert.strictEqual(error.name, name)
-      }
-      // GetRecords-only and control-plane names
-      const cases2: ReadonlyArray<readonly [string, Effect.Effect<unknown, KinesisError.ServiceError>, string]> = [
-        ["ExpiredIteratorException", kinesis.getRecords({ shardIterator: "x" }), "ExpiredIterator"],
-        ["ExpiredNextTokenException", kinesis.listShards({ stream }), "ExpiredNextToken"],
-        ["LimitExceededException", kinesis.listShards({ stream }), "LimitExceeded"],
-        [
-          "ResourceInUseException",
-          kinesis.splitShard({ stream, shardToSplit: "s", newStartingHashKey: "1" }),
-          "ResourceInUse"
+  // the same table on every data plane (the SDK's commands, and our CBOR and JSON bodies)
+  for (const dataPlane of ["cbor", "json", "sdk"] as const) {
+    it.scopedLive(`${dataPlane} data plane: maps every AWS exception name of the table to its tag, keeping the error and request id`, () =>
+      Effect.gen(function*() {
+        let type = ""
+        const server = yield* fakeServer(() => ({ status: 400, type }))
+        const cases: ReadonlyArray<readonly [string, string, string?]> = [
+          ["ProvisionedThroughputExceededException", "ProvisionedThroughputExceeded"],
+          // a whole-request LimitExceeded is throttling (isThrottling), so PutRecords declares it: retried by the producer
+          ["LimitExceededException", "LimitExceeded"],
+          ["ResourceNotFoundException", "ResourceNotFound"],
+          ["InvalidArgumentException", "InvalidArgument"],
+          ["ValidationException", "InvalidArgument"],
+          ["AccessDeniedException", "AccessDenied"],
+          ["KMSThrottlingException", "KmsError", "KMSThrottlingException"],
+          ["KMSAccessDeniedException", "KmsError", "KMSAccessDeniedException"],
+          ["KMSDisabledException", "KmsError", "KMSDisabledException"],
+          ["KMSInvalidStateException", "KmsError", "KMSInvalidStateException"],
+          ["KMSNotFoundException", "KmsError", "KMSNotFoundException"],
+          ["KMSOptInRequired", "KmsError", "KMSOptInRequired"],
+          // not a PutRecords error in the API reference: the declared union holds
+          ["ResourceInUseException", "KinesisUnknownError"],
+          ["SomethingNewException", "KinesisUnknownError"]
         ]
-      ]
-      for (const [name, effect, tag] of cases2) {
-        type = name
-        const error = yield* Effect.flip(effect)
-        assert.strictEqual(error._tag, tag, name)
-      }
-    }))
+        const kinesis = yield* Effect.provide(Kinesis.Kinesis, portOn(server.endpoint, dataPlane))
+        for (const [name, tag, kind] of cases) {
+          type = name
+          const error = yield* Effect.flip(kinesis.putRecords({
+            stream,
+            records: [{ data: new Uint8Array([1]), partitionKey: "k" }]
+          }))
+          assert.strictEqual(error._tag, tag, name)
+          assert.strictEqual(error.operation, "putRecords")
+          assert.strictEqual(error.stream, "errors")
+          assert.strictEqual(error.requestId, "req-1")
+          assert.strictEqual((error.cause as Error).name, name)
+          if (kind !== undefined) assert.strictEqual(error._tag === "KmsError" ? error.kind : "", kind)
+          if (error._tag === "KinesisUnknownError") assert.strictEqual(error.name, name)
+        }
+        // GetRecords-only and control-plane names
+        const cases2: ReadonlyArray<readonly [string, Effect.Effect<unknown, KinesisError.ServiceError>, string]> = [
+          ["ExpiredIteratorException", kinesis.getRecords({ shardIterator: "x" }), "ExpiredIterator"],
+          ["LimitExceededException", kinesis.getRecords({ shardIterator: "x" }), "LimitExceeded"],
+          ["ExpiredNextTokenException", kinesis.listShards({ stream }), "ExpiredNextToken"],
+          ["LimitExceededException", kinesis.listShards({ stream }), "LimitExceeded"],
+          [
+            "ResourceInUseException",
+            kinesis.splitShard({ stream, shardToSplit: "s", newStartingHashKey: "1" }),
+            "ResourceInUse"
+          ]
+        ]
+        for (const [name, effect, tag] of cases2) {
+          type = name
+          const error = yield* Effect.flip(effect)
+          assert.strictEqual(error._tag, tag, name)
+        }
+      }))
 
-  it.scopedLive("the SDK does not retry: throttling reaches the caller after one request, tagged for catchTag", () =>
-    Effect.gen(function*() {
-      const server = yield* fakeServer(() => ({ status: 400, type: "ProvisionedThroughputExceededException" }))
-      const caught = yield* putOne.pipe(
-        Effect.as("delivered"),
-        Effect.catchTag("ProvisionedThroughputExceeded", (e) => Effect.succeed(`throttled: ${e.message}`)),
-        Effect.provide(portOn(server.endpoint))
-      )
-      assert.strictEqual(caught, "throttled: fake ProvisionedThroughputExceededException")
-      assert.deepStrictEqual(server.requests, ["Kinesis_20131202.PutRecords"])
-      const error = yield* Effect.flip(Effect.provide(putOne, portOn(server.endpoint)))
-      assert.isTrue(KinesisError.isThrottling(error))
-      assert.isTrue(KinesisError.isRetryable(error))
-    }))
+    it.scopedLive(`${dataPlane} data plane: no hidden retry: throttling reaches the caller after one request, tagged for catchTag`, () =>
+      Effect.gen(function*() {
+        const server = yield* fakeServer(() => ({ status: 400, type: "ProvisionedThroughputExceededException" }))
+        const caught = yield* putOne.pipe(
+          Effect.as("delivered"),
+          Effect.catchTag("ProvisionedThroughputExceeded", (e) => Effect.succeed(`throttled: ${e.message}`)),
+          Effect.provide(portOn(server.endpoint, dataPlane))
+        )
+        assert.strictEqual(caught, "throttled: fake ProvisionedThroughputExceededException")
+        assert.deepStrictEqual(server.requests, ["Kinesis_20131202.PutRecords"])
+        const error = yield* Effect.flip(Effect.provide(putOne, portOn(server.endpoint, dataPlane)))
+        assert.isTrue(KinesisError.isThrottling(error))
+        assert.isTrue(KinesisError.isRetryable(error))
+      }))
 
-  it.scopedLive("server failures and connection errors are retryable KinesisUnknownErrors", () =>
-    Effect.gen(function*() {
-      const server = yield* fakeServer(() => ({ status: 500, type: "InternalFailureException" }))
-      const internal = yield* Effect.flip(Effect.provide(putOne, portOn(server.endpoint)))
-      assert.strictEqual(internal._tag, "KinesisUnknownError")
-      assert.isTrue(KinesisError.isRetryable(internal))
-      assert.strictEqual(server.requests.length, 1)
+    it.scopedLive(`${dataPlane} data plane: server failures and connection errors are retryable KinesisUnknownErrors`, () =>
+      Effect.gen(function*() {
+        const server = yield* fakeServer(() => ({ status: 500, type: "InternalFailureException" }))
+        const internal = yield* Effect.flip(Effect.provide(putOne, portOn(server.endpoint, dataPlane)))
+        assert.strictEqual(internal._tag, "KinesisUnknownError")
+        assert.isTrue(KinesisError.isRetryable(internal))
+        assert.strictEqual(server.requests.length, 1)
 
-      // nothing listens on port 1
-      const refused = yield* Effect.flip(Effect.provide(putOne, portOn("http://127.0.0.1:1")))
-      assert.strictEqual(refused._tag, "KinesisUnknownError")
-      assert.isTrue(refused._tag === "KinesisUnknownError" && refused.retryable)
-    }))
+        // nothing listens on port 1
+        const refused = yield* Effect.flip(Effect.provide(putOne, portOn("http://127.0.0.1:1", dataPlane)))
+        assert.strictEqual(refused._tag, "KinesisUnknownError")
+        assert.isTrue(refused._tag === "KinesisUnknownError" && refused.retryable)
+      }))
+  }
 
   for (
     const [operation, call] of [
@@ -256,27 +263,36 @@ describe("Kinesis.layerConfig", () => {
       assert.include(String(missing), "MY_ENDPOINT")
     }))
 
-  it.scopedLive("layerConfig passes every option read to the client: maxAttempts from Config makes the SDK retry", () =>
+  it.scopedLive("layerConfig passes every option read to the client: maxAttempts makes the SDK's commands retry", () =>
     Effect.gen(function*() {
       const server = yield* fakeServer(() => ({ status: 500, type: "InternalFailureException" }))
-      const error = yield* Effect.flip(putOne.pipe(
-        Effect.provide(Kinesis.layerConfig({
-          endpoint: Config.string("ENDPOINT"),
-          region: Config.succeed("us-east-1"),
-          credentials: Config.succeed(credentials),
-          maxAttempts: Config.integer("ATTEMPTS")
-        })),
-        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["ENDPOINT", server.endpoint], ["ATTEMPTS", "2"]])))
-      ))
+      const provider = ConfigProvider.fromMap(
+        new Map([["ENDPOINT", server.endpoint], ["ATTEMPTS", "2"], ["DATA_PLANE", "sdk"]])
+      )
+      const fromConfig = Kinesis.layerConfig({
+        endpoint: Config.string("ENDPOINT"),
+        region: Config.succeed("us-east-1"),
+        credentials: Config.succeed(credentials),
+        maxAttempts: Config.integer("ATTEMPTS"),
+        dataPlane: Config.literal("cbor", "json", "sdk")("DATA_PLANE")
+      })
+      const listShards = Kinesis.listShards({ stream })
+      const error = yield* Effect.flip(
+        listShards.pipe(Effect.provide(fromConfig), Effect.withConfigProvider(provider))
+      )
       assert.strictEqual(error._tag, "KinesisUnknownError")
+      assert.deepStrictEqual(server.requests, ["Kinesis_20131202.ListShards", "Kinesis_20131202.ListShards"])
+      // dataPlane "sdk" read from Config: PutRecords goes through the SDK's command, so it retries too
+      server.requests.length = 0
+      yield* Effect.flip(putOne.pipe(Effect.provide(fromConfig), Effect.withConfigProvider(provider)))
       assert.deepStrictEqual(server.requests, ["Kinesis_20131202.PutRecords", "Kinesis_20131202.PutRecords"])
 
-      // the same through one Config of the whole options
+      // the same through one Config of the whole options (maxAttempts 1 by default)
       server.requests.length = 0
       yield* Effect.flip(Effect.provide(
-        putOne,
+        listShards,
         Kinesis.layerConfig(Config.succeed({ endpoint: server.endpoint, region: "us-east-1", credentials }))
       ))
-      assert.deepStrictEqual(server.requests, ["Kinesis_20131202.PutRecords"])
+      assert.deepStrictEqual(server.requests, ["Kinesis_20131202.ListShards"])
     }))
 })

@@ -161,6 +161,18 @@ describe("Producer", () => {
         assert.strictEqual((yield* KinesisTest.records("s")).length, 10)
       }).pipe(Effect.provide(engine())))
 
+    it.effect("a whole-request LimitExceeded is throttling: retried, not a failure", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.failNext("putRecords", { error: "LimitExceeded", times: 2 })
+        yield* withClock(
+          Stream.range(1, 10).pipe(Stream.run(Producer.sink({ stream: "s", shardLimits: false }))),
+          "10 millis"
+        )
+        const calls = yield* putCalls
+        assert.deepStrictEqual(calls.map((c) => c.outcome), ["failure", "failure", "success"])
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 10)
+      }).pipe(Effect.provide(engine())))
+
     it.effect("a non-retryable error fails at once, naming every record", () =>
       Effect.gen(function*() {
         yield* KinesisTest.failNext("putRecords", { error: "AccessDenied" })

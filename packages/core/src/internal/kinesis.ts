@@ -32,6 +32,8 @@ import { Kinesis as KinesisTag } from "../Kinesis.js"
 import { ResourceInUse } from "../KinesisError.js"
 import type { ServiceError } from "../KinesisError.js"
 import * as StreamAddress from "../StreamAddress.js"
+import * as Records from "./dataPlane/records.js"
+import * as Transport from "./dataPlane/transport.js"
 import { fromSdkError } from "./sdkErrors.js"
 
 /** @internal */
@@ -39,7 +41,8 @@ export const defaults = {
   maxAttempts: 1,
   requestTimeout: Duration.seconds(30),
   connectionTimeout: Duration.seconds(5),
-  maxSockets: 50
+  maxSockets: 50,
+  dataPlane: "cbor" as Kinesis.DataPlane
 } as const
 
 type Tag = ServiceError["_tag"]
@@ -68,6 +71,7 @@ const call = <A, T extends Tag>(
 
 const PUT_RECORDS = [
   "ProvisionedThroughputExceeded",
+  "LimitExceeded",
   "ResourceNotFound",
   "InvalidArgument",
   "AccessDenied",
@@ -175,8 +179,14 @@ const toPosition = (position: Kinesis.StartingPosition) => {
 }
 
 /** @internal */
-export const fromClient = (client: KinesisClient): Kinesis.Service => {
-  const putRecords = (request: Kinesis.PutRecordsRequest) =>
+export const fromClient = (
+  client: KinesisClient,
+  options?: { readonly dataPlane?: Kinesis.DataPlane | undefined }
+): Kinesis.Service => {
+  const dataPlane = options?.dataPlane ?? defaults.dataPlane
+  const direct = dataPlane === "sdk" ? undefined : { transport: Transport.make(client), format: dataPlane }
+
+  const sdkPutRecords = (request: Kinesis.PutRecordsRequest) =>
     call(
       "putRecords",
       PUT_RECORDS,
@@ -205,7 +215,7 @@ export const fromClient = (client: KinesisClient): Kinesis.Service => {
       }))
     )
 
-  const getRecords = (request: Kinesis.GetRecordsRequest) =>
+  const sdkGetRecords = (request: Kinesis.GetRecordsRequest) =>
     call(
       "getRecords",
       GET_RECORDS,
@@ -240,6 +250,24 @@ export const fromClient = (client: KinesisClient): Kinesis.Service => {
         }))
       }))
     )
+
+  const putRecords = direct === undefined ?
+    sdkPutRecords :
+    (request: Kinesis.PutRecordsRequest) =>
+      call("putRecords", PUT_RECORDS, request.stream, async (abortSignal) => {
+        const body = Records.putRecords(direct.format, request)
+        const out = await direct.transport.send("PutRecords", direct.format, body, request.stream, abortSignal)
+        return Records.putRecordsResponse(Records.parse(direct.format, out))
+      })
+
+  const getRecords = direct === undefined ?
+    sdkGetRecords :
+    (request: Kinesis.GetRecordsRequest) =>
+      call("getRecords", GET_RECORDS, request.stream, async (abortSignal) => {
+        const body = Records.getRecords(direct.format, request)
+        const out = await direct.transport.send("GetRecords", direct.format, body, request.stream, abortSignal)
+        return Records.getRecordsResponse(Records.parse(direct.format, out))
+      })
 
   const getShardIterator = (request: Kinesis.GetShardIteratorRequest) =>
     call(
@@ -461,11 +489,16 @@ export const makeClient = (options?: Kinesis.KinesisOptions): Effect.Effect<Kine
 
 /** @internal */
 export const layer = (options?: Kinesis.KinesisOptions): Layer.Layer<KinesisTag> =>
-  Layer.scoped(KinesisTag, Effect.map(makeClient(options), fromClient))
+  Layer.scoped(
+    KinesisTag,
+    Effect.map(makeClient(options), (client) => fromClient(client, { dataPlane: options?.dataPlane }))
+  )
 
 /** @internal */
-export const layerClient = (client: KinesisClient): Layer.Layer<KinesisTag> =>
-  Layer.succeed(KinesisTag, fromClient(client))
+export const layerClient = (
+  client: KinesisClient,
+  options?: { readonly dataPlane?: Kinesis.DataPlane | undefined }
+): Layer.Layer<KinesisTag> => Layer.succeed(KinesisTag, fromClient(client, options))
 
 /** @internal */
 export const config: Config.Config<Kinesis.KinesisOptions> = Config.all({
@@ -475,11 +508,12 @@ export const config: Config.Config<Kinesis.KinesisOptions> = Config.all({
   secretAccessKey: Config.option(Config.redacted("AWS_SECRET_ACCESS_KEY")),
   sessionToken: Config.option(Config.redacted("AWS_SESSION_TOKEN")),
   maxAttempts: Config.integer("KINESIS_MAX_ATTEMPTS").pipe(Config.withDefault(defaults.maxAttempts)),
-  requestTimeout: Config.duration("KINESIS_REQUEST_TIMEOUT").pipe(Config.withDefault(defaults.requestTimeout))
+  requestTimeout: Config.duration("KINESIS_REQUEST_TIMEOUT").pipe(Config.withDefault(defaults.requestTimeout)),
+  dataPlane: Config.literal("cbor", "json", "sdk")("KINESIS_DATA_PLANE").pipe(Config.withDefault(defaults.dataPlane))
 }).pipe(Config.map((c): Kinesis.KinesisOptions => {
   const options: {
     -readonly [K in keyof Kinesis.KinesisOptions]: Kinesis.KinesisOptions[K]
-  } = { maxAttempts: c.maxAttempts, requestTimeout: c.requestTimeout }
+  } = { maxAttempts: c.maxAttempts, requestTimeout: c.requestTimeout, dataPlane: c.dataPlane }
   if (Option.isSome(c.region)) options.region = c.region.value
   if (Option.isSome(c.endpoint)) options.endpoint = c.endpoint.value
   if (Option.isSome(c.accessKeyId) && Option.isSome(c.secretAccessKey)) {

@@ -4,16 +4,16 @@ import { inject } from "vitest"
 
 const credentials = { accessKeyId: "local", secretAccessKey: "local" }
 
-/** The port over the shared kinesalite of the test run. */
-export const kinesaliteLayer = () => {
+/** The port over the shared kinesalite of the test run (data plane: the default, CBOR). */
+export const kinesaliteLayer = (dataPlane?: Kinesis.DataPlane) => {
   const { endpoint, region } = inject("kinesalite")
-  return Kinesis.layer({ endpoint, region, credentials })
+  return Kinesis.layer({ endpoint, region, credentials, dataPlane })
 }
 
-/** The port over the shared kinesis-local (kinesis-mock) of the test run. */
-export const kinesisLocalLayer = () => {
+/** The port over the shared kinesis-local (kinesis-mock) of the test run (data plane: the default, CBOR). */
+export const kinesisLocalLayer = (dataPlane?: Kinesis.DataPlane) => {
   const { endpoint, region } = inject("kinesisLocal")
-  return Kinesis.layer({ endpoint, region, credentials })
+  return Kinesis.layer({ endpoint, region, credentials, dataPlane })
 }
 
 let counter = 0

@@ -1,0 +1,251 @@
+/**
+ * The bodies of the data plane's requests and responses — PutRecords and GetRecords — in the two wire
+ * formats Kinesis speaks: CBOR (`application/x-amz-cbor-1.1`, record data as raw byte strings) and JSON
+ * (`application/x-amz-json-1.1`, record data in base64), written and read directly, without the SDK's
+ * generic serializers.
+ *
+ * Readers accept every shape seen from the service and the local servers:
+ * - record data as a byte string (AWS), a base64 text string (JSON; kinesis-local's CBOR), or
+ *   kinesalite's `{ type: "Buffer", data: [...] }` (it stores data written over CBOR as JSON);
+ * - arrival timestamps as integer epoch milliseconds, tagged or not (AWS, kinesis-local) or as float
+ *   epoch seconds (kinesalite; JSON).
+ *
+ * @internal
+ */
+import type * as Kinesis from "../../Kinesis.js"
+import * as StreamAddress from "../../StreamAddress.js"
+import { decode, headSize, keySize, textSize, Writer } from "./cbor.js"
+
+/** The wire format of a request. */
+export type Format = "cbor" | "json"
+
+/** The request body and its content type. */
+export interface Body {
+  readonly contentType: string
+  readonly body: Uint8Array
+}
+
+const CBOR = "application/x-amz-cbor-1.1"
+const JSON_TYPE = "application/x-amz-json-1.1"
+
+/** The content type of a format. */
+export const contentType = (format: Format): string => format === "cbor" ? CBOR : JSON_TYPE
+
+const streamField = (stream: StreamAddress.StreamAddress): readonly [key: string, value: string] =>
+  stream._tag === "StreamArn" ? ["StreamARN", stream.arn] : ["StreamName", stream.name]
+
+// ---------------------------------------------------------------------------------------------
+// requests
+// ---------------------------------------------------------------------------------------------
+
+const K_RECORDS = "Records"
+const K_DATA = "Data"
+const K_PARTITION_KEY = "PartitionKey"
+const K_EXPLICIT_HASH_KEY = "ExplicitHashKey"
+
+/**
+ * PutRecords in CBOR: one buffer of exactly the body's size, each record's data copied into it once.
+ */
+const putRecordsCbor = (request: Kinesis.PutRecordsRequest): Uint8Array => {
+  const [streamKey, streamValue] = streamField(request.stream)
+  const records = request.records
+  const keyLengths = new Array<number>(records.length)
+  const hashLengths = new Array<number>(records.length)
+  let size = 1 + keySize(K_RECORDS) + headSize(records.length) + keySize(streamKey) +
+    textSize(Buffer.byteLength(streamValue))
+  const recordKeys = keySize(K_DATA) + keySize(K_PARTITION_KEY)
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
+    const keyLength = Buffer.byteLength(record.partitionKey)
+    keyLengths[i] = keyLength
+    size += 1 + recordKeys + headSize(record.data.length) + record.data.length + textSize(keyLength)
+    if (record.explicitHashKey !== undefined) {
+      const hashLength = Buffer.byteLength(record.explicitHashKey)
+      hashLengths[i] = hashLength
+      size += keySize(K_EXPLICIT_HASH_KEY) + textSize(hashLength)
+    }
+  }
+  const w = new Writer(size)
+  w.map(2)
+  w.key(K_RECORDS)
+  w.array(records.length)
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!
+    const explicit = record.explicitHashKey
+    w.map(explicit === undefined ? 2 : 3)
+    w.key(K_DATA)
+    w.bytes(record.data)
+    w.key(K_PARTITION_KEY)
+    w.text(record.partitionKey, keyLengths[i]!)
+    if (explicit !== undefined) {
+      w.key(K_EXPLICIT_HASH_KEY)
+      w.text(explicit, hashLengths[i]!)
+    }
+  }
+  w.key(streamKey)
+  w.text(streamValue, Buffer.byteLength(streamValue))
+  return w.buffer
+}
+
+/** JSON string literal of `value` (JSON.stringify escapes exactly as JSON needs). */
+const quote = (value: string): string => JSON.stringify(value)
+
+/** PutRecords in JSON: the body built as one string, data base64-encoded by Node (native code). */
+const putRecordsJson = (request: Kinesis.PutRecordsRequest): Uint8Array => {
+  const [streamKey, streamValue] = streamField(request.stream)
+  const parts = new Array<string>(request.records.length)
+  for (let i = 0; i < request.records.length; i++) {
+    const record = request.records[i]!
+    const data = Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength).toString("base64")
+    parts[i] = record.explicitHashKey === undefined
+      ? `{"Data":"${data}","PartitionKey":${quote(record.partitionKey)}}`
+      : `{"Data":"${data}","PartitionKey":${quote(record.partitionKey)},"ExplicitHashKey":${
+        quote(record.explicitHashKey)
+      }}`
+  }
+  return Buffer.from(`{"Records":[${parts.join(",")}],"${streamKey}":${quote(streamValue)}}`, "utf8")
+}
+
+/** The body of a PutRecords request. */
+export const putRecords = (format: Format, request: Kinesis.PutRecordsRequest): Body => ({
+  contentType: contentType(format),
+  body: format === "cbor" ? putRecordsCbor(request) : putRecordsJson(request)
+})
+
+/** The body of a GetRecords request. */
+export const getRecords = (format: Format, request: Kinesis.GetRecordsRequest): Body => {
+  const arn = request.stream?._tag === "StreamArn" ? request.stream.arn : undefined
+  if (format === "json") {
+    const fields = [`"ShardIterator":${quote(request.shardIterator)}`]
+    if (request.limit !== undefined) fields.push(`"Limit":${request.limit}`)
+    if (arn !== undefined) fields.push(`"StreamARN":${quote(arn)}`)
+    return { contentType: JSON_TYPE, body: Buffer.from(`{${fields.join(",")}}`, "utf8") }
+  }
+  const iteratorLength = Buffer.byteLength(request.shardIterator)
+  const arnLength = arn === undefined ? 0 : Buffer.byteLength(arn)
+  const entries = 1 + (request.limit === undefined ? 0 : 1) + (arn === undefined ? 0 : 1)
+  const size = 1 + keySize("ShardIterator") + textSize(iteratorLength) +
+    (request.limit === undefined ? 0 : keySize("Limit") + headSize(request.limit)) +
+    (arn === undefined ? 0 : keySize("StreamARN") + textSize(arnLength))
+  const w = new Writer(size)
+  w.map(entries)
+  w.key("ShardIterator")
+  w.text(request.shardIterator, iteratorLength)
+  if (request.limit !== undefined) {
+    w.key("Limit")
+    w.unsigned(request.limit)
+  }
+  if (arn !== undefined) {
+    w.key("StreamARN")
+    w.text(arn, arnLength)
+  }
+  return { contentType: CBOR, body: w.buffer }
+}
+
+// ---------------------------------------------------------------------------------------------
+// responses
+// ---------------------------------------------------------------------------------------------
+
+/** The response body does not have the shape of the operation's output. */
+export class MalformedResponse extends Error {
+  override readonly name = "SerializationException"
+}
+
+type Fields = Record<string, unknown>
+
+/** Parses a response body of `format`. */
+export const parse = (format: Format, body: Uint8Array): unknown =>
+  body.length === 0
+    ? {}
+    : format === "cbor"
+    ? decode(body)
+    : JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
+
+const isFields = (u: unknown): u is Fields => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const string = (u: unknown): string | undefined => typeof u === "string" ? u : undefined
+
+const number = (u: unknown): number | undefined => typeof u === "number" ? u : undefined
+
+const EMPTY = new Uint8Array(0)
+
+/** Record data in any of the shapes the module doc lists. */
+const data = (u: unknown): Uint8Array => {
+  if (u instanceof Uint8Array) return u
+  if (typeof u === "string") return Buffer.from(u, "base64")
+  if (isFields(u) && u.type === "Buffer" && Array.isArray(u.data)) return Uint8Array.from(u.data as Array<number>)
+  if (u === undefined || u === null) return EMPTY
+  throw new MalformedResponse(`record Data is neither bytes nor base64 text`)
+}
+
+/** An arrival timestamp: integer epoch milliseconds, or epoch seconds (with a fraction, or below 1e11). */
+const timestamp = (u: unknown): Date => {
+  if (typeof u !== "number") return u instanceof Date ? u : new Date(0)
+  return Number.isInteger(u) && u >= 1e11 ? new Date(u) : new Date(u * 1000)
+}
+
+/** A PutRecords response. */
+export const putRecordsResponse = (out: unknown): Kinesis.PutRecordsResponse => {
+  if (!isFields(out) || !Array.isArray(out.Records)) throw new MalformedResponse("PutRecords response has no Records")
+  const records = out.Records as Array<unknown>
+  const entries = new Array<Kinesis.PutRecordsResultEntry>(records.length)
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]
+    if (!isFields(r)) throw new MalformedResponse("PutRecords response: a record result is not a map")
+    const errorCode = string(r.ErrorCode)
+    entries[i] = errorCode !== undefined
+      ? { _tag: "Failure", errorCode, errorMessage: string(r.ErrorMessage) ?? "" }
+      : { _tag: "Success", shardId: string(r.ShardId) ?? "", sequenceNumber: string(r.SequenceNumber) ?? "" }
+  }
+  const encryptionType = string(out.EncryptionType) as Kinesis.EncryptionType | undefined
+  return {
+    failedRecordCount: number(out.FailedRecordCount) ?? 0,
+    records: entries,
+    ...(encryptionType === undefined ? {} : { encryptionType })
+  }
+}
+
+const childShards = (u: unknown): Kinesis.GetRecordsResponse["childShards"] => {
+  if (!Array.isArray(u)) return undefined
+  return u.map((c: unknown) => {
+    const child = isFields(c) ? c : {}
+    const range = isFields(child.HashKeyRange) ? child.HashKeyRange : {}
+    return {
+      shardId: string(child.ShardId) ?? "",
+      parentShards: Array.isArray(child.ParentShards) ? child.ParentShards.filter((p) => typeof p === "string") : [],
+      hashKeyRange: {
+        startingHashKey: string(range.StartingHashKey) ?? "0",
+        endingHashKey: string(range.EndingHashKey) ?? "0"
+      }
+    }
+  })
+}
+
+/** A GetRecords response: record data are views into the response body (CBOR) or fresh bytes (base64). */
+export const getRecordsResponse = (out: unknown): Kinesis.GetRecordsResponse => {
+  if (!isFields(out)) throw new MalformedResponse("GetRecords response is not a map")
+  const raw = Array.isArray(out.Records) ? out.Records as Array<unknown> : []
+  const records = new Array<Kinesis.KinesisRecord>(raw.length)
+  for (let i = 0; i < raw.length; i++) {
+    const r = raw[i]
+    if (!isFields(r)) throw new MalformedResponse("GetRecords response: a record is not a map")
+    const encryptionType = string(r.EncryptionType) as Kinesis.EncryptionType | undefined
+    records[i] = {
+      sequenceNumber: string(r.SequenceNumber) ?? "",
+      approximateArrivalTimestamp: timestamp(r.ApproximateArrivalTimestamp),
+      data: data(r.Data),
+      partitionKey: string(r.PartitionKey) ?? "",
+      encryptionType
+    }
+  }
+  return {
+    records,
+    nextShardIterator: string(out.NextShardIterator),
+    millisBehindLatest: number(out.MillisBehindLatest),
+    childShards: childShards(out.ChildShards)
+  }
+}
+
+/** The stream of a request, for error messages. */
+export const streamName = (stream: StreamAddress.StreamAddress | undefined): string | undefined =>
+  stream === undefined ? undefined : StreamAddress.format(stream)
