@@ -67,16 +67,26 @@ export class Writer {
     this.head(MAJOR_UNSIGNED, n)
   }
 
-  /** A text string of `byteLength` UTF-8 bytes (the caller measured it). */
+  /**
+   * A text string of `byteLength` UTF-8 bytes (the caller measured it with `utf8Length`). ASCII — partition
+   * keys, hash keys, stream names as a rule — is copied by a loop: cheaper than a call into Buffer.write
+   * for strings this short.
+   */
   text(value: string, byteLength: number): void {
     this.head(MAJOR_TEXT, byteLength)
-    this.offset += this.buffer.write(value, this.offset, byteLength, "utf8")
+    if (byteLength === value.length && byteLength <= 64) {
+      const b = this.buffer
+      let o = this.offset
+      for (let i = 0; i < byteLength; i++) b[o++] = value.charCodeAt(i)
+      this.offset = o
+    } else {
+      this.offset += this.buffer.write(value, this.offset, byteLength, "utf8")
+    }
   }
 
   /** A key: ASCII text (every key of the Kinesis API is). */
   key(value: string): void {
-    this.head(MAJOR_TEXT, value.length)
-    this.offset += this.buffer.write(value, this.offset, value.length, "latin1")
+    this.text(value, value.length)
   }
 
   bytes(value: Uint8Array): void {
@@ -84,6 +94,13 @@ export class Writer {
     this.buffer.set(value, this.offset)
     this.offset += value.length
   }
+}
+
+/** UTF-8 bytes of `value`: its length for ASCII (checked by a loop, no call into Buffer for short strings). */
+export const utf8Length = (value: string): number => {
+  if (value.length > 64) return Buffer.byteLength(value, "utf8")
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0x7f) return Buffer.byteLength(value, "utf8")
+  return value.length
 }
 
 /** Bytes of a text item holding `byteLength` bytes. */
@@ -106,11 +123,44 @@ const textDecoder = new TextDecoder("utf-8", { fatal: true })
 /** CBOR's "break" stop code, ending an indefinite-length item. */
 const BREAK = Symbol("break")
 
+/** Strings up to this many bytes go through the cache: map keys, shard ids, most partition keys. */
+const SHORT = 32
+const CACHE_SLOTS = 1024
+const cache = new Array<string | undefined>(CACHE_SLOTS)
+
+/**
+ * A short ASCII string, from a cache indexed by a hash of its bytes: a response repeats its keys (and shard
+ * ids) on every record, so most lookups find the string already made and allocate nothing.
+ */
+const shortAscii = (b: Uint8Array, start: number, end: number): string => {
+  let h = end - start
+  for (let i = start; i < end; i++) h = (h * 31 + b[i]!) | 0
+  const slot = (h >>> 0) & (CACHE_SLOTS - 1)
+  const cached = cache[slot]
+  if (cached !== undefined && cached.length === end - start) {
+    let same = true
+    for (let i = start, j = 0; i < end; i++, j++) {
+      if (cached.charCodeAt(j) !== b[i]) {
+        same = false
+        break
+      }
+    }
+    if (same) return cached
+  }
+  let out = ""
+  for (let i = start; i < end; i++) out += String.fromCharCode(b[i]!)
+  cache[slot] = out
+  return out
+}
+
 class Reader {
   offset = 0
   readonly view: DataView
+  /** The same bytes as a Buffer (no copy), for its latin1 decoding. */
+  readonly latin1: Buffer
   constructor(readonly bytes: Uint8Array) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 
   need(n: number): void {
@@ -179,6 +229,34 @@ class Reader {
     return Buffer.concat(chunks)
   }
 
+  /** A text string: ASCII read by a loop or as latin1 (exact for ASCII); anything else decoded strictly. */
+  text(info: number): string {
+    const length = this.argument(info)
+    if (length < 0) return this.utf8(this.string(3, info))
+    this.need(length)
+    const b = this.bytes
+    const start = this.offset
+    const end = start + length
+    let ascii = true
+    for (let i = start; i < end; i++) {
+      if (b[i]! > 0x7f) {
+        ascii = false
+        break
+      }
+    }
+    this.offset = end
+    if (!ascii) return this.utf8(b.subarray(start, end))
+    return length <= SHORT ? shortAscii(b, start, end) : this.latin1.toString("latin1", start, end)
+  }
+
+  utf8(bytes: Uint8Array): string {
+    try {
+      return textDecoder.decode(bytes)
+    } catch {
+      throw new CborError(`CBOR: a text string that is not UTF-8`)
+    }
+  }
+
   /** One data item (a break code is an error here). */
   item(): unknown {
     const out = this.itemOrBreak()
@@ -186,9 +264,14 @@ class Reader {
     return out
   }
 
-  /** A map key or value: an own property, even when the key is "__proto__". */
+  /** A map entry: an own property, even when the key is "__proto__" (which an assignment would not make). */
   static set(out: Record<string, unknown>, key: unknown, value: unknown): void {
-    Object.defineProperty(out, String(key), { value, enumerable: true, writable: true, configurable: true })
+    const name = typeof key === "string" ? key : String(key)
+    if (name === "__proto__") {
+      Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+    } else {
+      out[name] = value
+    }
   }
 
   itemOrBreak(): unknown {
@@ -203,14 +286,8 @@ class Reader {
         return -1 - this.definite(info)
       case 2:
         return this.string(2, info)
-      case 3: {
-        const bytes = this.string(3, info)
-        try {
-          return textDecoder.decode(bytes)
-        } catch {
-          throw new CborError(`CBOR: a text string that is not UTF-8`)
-        }
-      }
+      case 3:
+        return this.text(info)
       case 4: {
         const length = this.argument(info)
         const out: Array<unknown> = []

@@ -14,7 +14,7 @@
  */
 import type * as Kinesis from "../../Kinesis.js"
 import * as StreamAddress from "../../StreamAddress.js"
-import { decode, headSize, keySize, textSize, Writer } from "./cbor.js"
+import { decode, headSize, keySize, textSize, utf8Length, Writer } from "./cbor.js"
 
 /** The wire format of a request. */
 export type Format = "cbor" | "json"
@@ -56,11 +56,11 @@ const putRecordsCbor = (request: Kinesis.PutRecordsRequest): Uint8Array => {
   const recordKeys = keySize(K_DATA) + keySize(K_PARTITION_KEY)
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!
-    const keyLength = Buffer.byteLength(record.partitionKey)
+    const keyLength = utf8Length(record.partitionKey)
     keyLengths[i] = keyLength
     size += 1 + recordKeys + headSize(record.data.length) + record.data.length + textSize(keyLength)
     if (record.explicitHashKey !== undefined) {
-      const hashLength = Buffer.byteLength(record.explicitHashKey)
+      const hashLength = utf8Length(record.explicitHashKey)
       hashLengths[i] = hashLength
       size += keySize(K_EXPLICIT_HASH_KEY) + textSize(hashLength)
     }
