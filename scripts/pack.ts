@@ -30,7 +30,7 @@ export const run = (command: string, args: ReadonlyArray<string>, cwd: string, e
     cwd,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
-    env: env ?? process.env,
+    env: env ?? cleanEnv(),
     maxBuffer: 64 * 1024 * 1024
   })
 
