@@ -13,7 +13,7 @@
  * @internal
  */
 import type * as Kinesis from "../../Kinesis.js"
-import * as StreamAddress from "../../StreamAddress.js"
+import type * as StreamAddress from "../../StreamAddress.js"
 import { decode, headSize, keySize, textSize, utf8Length, Writer } from "./cbor.js"
 
 /** The wire format of a request. */
@@ -245,7 +245,3 @@ export const getRecordsResponse = (out: unknown): Kinesis.GetRecordsResponse => 
     childShards: childShards(out.ChildShards)
   }
 }
-
-/** The stream of a request, for error messages. */
-export const streamName = (stream: StreamAddress.StreamAddress | undefined): string | undefined =>
-  stream === undefined ? undefined : StreamAddress.format(stream)
