@@ -33,7 +33,7 @@ import { ResourceInUse } from "../KinesisError.js"
 import type { ServiceError } from "../KinesisError.js"
 import * as StreamAddress from "../StreamAddress.js"
 import * as Records from "./dataPlane/records.js"
-import * as Transport from "./dataPlane/transport.js"
+import type * as Transport from "./dataPlane/transport.js"
 import { fromSdkError } from "./sdkErrors.js"
 
 /** @internal */
@@ -184,7 +184,13 @@ export const fromClient = (
   options?: { readonly dataPlane?: Kinesis.DataPlane | undefined }
 ): Kinesis.Service => {
   const dataPlane = options?.dataPlane ?? defaults.dataPlane
-  const direct = dataPlane === "sdk" ? undefined : { transport: Transport.make(client), format: dataPlane }
+  // the transport (and the SigV4 signer it imports) is loaded on the first data-plane call, not with the
+  // module: a program's start pays for it only when it sends or reads records
+  let transport: Promise<Transport.Transport> | undefined
+  const direct = dataPlane === "sdk" ? undefined : {
+    format: dataPlane,
+    transport: () => transport ??= import("./dataPlane/transport.js").then((module) => module.make(client))
+  }
 
   const sdkPutRecords = (request: Kinesis.PutRecordsRequest) =>
     call(
@@ -256,7 +262,13 @@ export const fromClient = (
     (request: Kinesis.PutRecordsRequest) =>
       call("putRecords", PUT_RECORDS, request.stream, async (abortSignal) => {
         const body = Records.putRecords(direct.format, request)
-        const out = await direct.transport.send("PutRecords", direct.format, body, request.stream, abortSignal)
+        const out = await (await direct.transport()).send(
+          "PutRecords",
+          direct.format,
+          body,
+          request.stream,
+          abortSignal
+        )
         return Records.putRecordsResponse(Records.parse(direct.format, out))
       })
 
@@ -265,7 +277,13 @@ export const fromClient = (
     (request: Kinesis.GetRecordsRequest) =>
       call("getRecords", GET_RECORDS, request.stream, async (abortSignal) => {
         const body = Records.getRecords(direct.format, request)
-        const out = await direct.transport.send("GetRecords", direct.format, body, request.stream, abortSignal)
+        const out = await (await direct.transport()).send(
+          "GetRecords",
+          direct.format,
+          body,
+          request.stream,
+          abortSignal
+        )
         return Records.getRecordsResponse(Records.parse(direct.format, out))
       })
 
