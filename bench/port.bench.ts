@@ -98,11 +98,11 @@ const suite: Suite = {
       // a fresh one-shard stream per round keeps kinesalite's memory flat (it deletes the previous one)
       let current: StreamAddress.StreamAddress | undefined
       let counter = 0
-      const freshStream = () =>
+      const freshStream = (shardCount = 1) =>
         Effect.runPromise(Effect.gen(function*() {
           if (current !== undefined) yield* control.deleteStream({ stream: current })
           const name = `bench-port-${process.pid}-${counter++}`
-          yield* Kinesis.createStream({ streamName: name, shardCount: 1, waitUntilActive: true }).pipe(
+          yield* Kinesis.createStream({ streamName: name, shardCount, waitUntilActive: true }).pipe(
             Effect.provideService(Kinesis.Kinesis, control)
           )
           current = StreamAddress.unsafeMake(name)
@@ -122,7 +122,7 @@ const suite: Suite = {
               await Effect.runPromise(ports[side].putRecords({ stream: current!, records }))
             }
           }
-        }, freshStream)
+        }, () => freshStream())
       }
 
       const put1k = await putCase(1024)
@@ -176,18 +176,8 @@ const suite: Suite = {
       const payload = "x".repeat(1000)
       const values = Array.from({ length: E2E_RECORDS }, (_, id) => ({ id, payload }))
       const encoder = new TextEncoder()
-      const e2eStream = async () => {
-        await freshStream()
-        // freshStream made one shard: the end-to-end streams have four
-        const name = `bench-e2e-${process.pid}-${counter++}`
-        await Effect.runPromise(
-          Kinesis.createStream({ streamName: name, shardCount: 4, waitUntilActive: true }).pipe(
-            Effect.provideService(Kinesis.Kinesis, control)
-          )
-        )
-        await Effect.runPromise(control.deleteStream({ stream: current! }))
-        current = StreamAddress.unsafeMake(name)
-      }
+      // the end-to-end cases use four shards
+      const e2eStream = () => freshStream(4)
       const e2e = {
         produce: { ours: new Array<number>(), raw: new Array<number>() },
         paced: { ours: new Array<number>(), raw: new Array<number>() },

@@ -82,16 +82,18 @@ export const packAll = (destination: string): ReadonlyArray<Tarball> => {
 export const tempDir = (prefix: string): string => Fs.mkdtempSync(Path.join(Os.tmpdir(), `effect-kinesis-${prefix}-`))
 
 /**
- * Writes a project in `dir` that depends on `tarballs` (and on `extra`, by version) and installs it with
- * npm. The tarballs also serve their dependencies on each other (`overrides`), so npm never asks the
- * registry for an `@effect-kinesis/*` package.
+ * Writes a project in `dir` that depends on `dependOn` (default: every tarball) and on `extra`, by version,
+ * and installs it with npm. All the tarballs serve their dependencies on each other (`overrides`), so npm
+ * never asks the registry for an `@effect-kinesis/*` package.
  */
 export const installProject = (
   dir: string,
   tarballs: ReadonlyArray<Tarball>,
-  extra: Readonly<Record<string, string>>
+  extra: Readonly<Record<string, string>>,
+  dependOn: ReadonlyArray<Tarball> = tarballs
 ): void => {
   const local = Object.fromEntries(tarballs.map((t) => [t.name, `file:${t.file}`]))
+  const direct = Object.fromEntries(dependOn.map((t) => [t.name, `file:${t.file}`]))
   Fs.writeFileSync(
     Path.join(dir, "package.json"),
     JSON.stringify(
@@ -99,7 +101,7 @@ export const installProject = (
         name: "effect-kinesis-user",
         private: true,
         type: "module",
-        dependencies: { ...local, ...extra },
+        dependencies: { ...direct, ...extra },
         overrides: local
       },
       null,
