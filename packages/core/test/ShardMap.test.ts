@@ -2,6 +2,8 @@ import { type Kinesis, ShardMap } from "@effect-kinesis/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Option } from "effect"
 import * as Crypto from "node:crypto"
+import * as Md5 from "../src/internal/md5.js"
+import * as Routing from "../src/internal/shardMap.js"
 
 const MAX = 2n ** 128n - 1n
 
@@ -156,4 +158,46 @@ describe("ShardMap", () => {
         }
       })
   )
+
+  describe("routing a partition key (the producer's hot path: MD5 in JavaScript, placed by its top 48 bits)", () => {
+    it("MD5 of ASCII keys of every length up to 256 (one to five blocks) equals node:crypto's", () => {
+      const out = new Int32Array(4)
+      for (let length = 0; length <= Md5.MAX_LENGTH; length++) {
+        const key = Array.from({ length }, (_, i) => String.fromCharCode(32 + ((i * 37 + length) % 95))).join("")
+        const words = Md5.md5Ascii(key, out)
+        assert.isDefined(words, `length ${length}`)
+        assert.strictEqual(Md5.toBigInt(words!), md5Reference(key), `length ${length}`)
+        assert.strictEqual(Md5.high48(words!), Number(md5Reference(key) >> 80n))
+      }
+      // not ASCII, or too long: the caller falls back to node:crypto
+      assert.isUndefined(Md5.md5Ascii("ünïcödé", out))
+      assert.isUndefined(Md5.md5Ascii("x".repeat(257), out))
+    })
+
+    it("places every key where the exact 128-bit comparison does, even keys tied with a boundary in their top 48 bits", () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.string({ maxLength: 80 }), { minLength: 1, maxLength: 40 }),
+          fc.integer({ min: 1, max: 9 }),
+          (keys, n) => {
+            const uniform = Routing.make(uniformShards(n))
+            // boundaries at, just above and just below a key's own hash: its top 48 bits tie with them
+            const hash = md5Reference(keys[0]!)
+            const cuts = [hash - 1n, hash, hash + 1n].filter((k) => k > 0n && k < MAX)
+            const tied = Routing.make(
+              [0n, ...cuts].map((start, i, all) => shard(i, start, i + 1 < all.length ? all[i + 1]! - 1n : MAX))
+            )
+            // and a map with a gap just below the key: it routes nowhere
+            const gap = Routing.make(hash > 1n ? [shard(0, 0n, hash - 2n)] : [shard(0, hash + 1n, MAX)])
+            for (const map of [uniform, tied, gap]) {
+              for (const key of [...keys, "ünïcödé", "x".repeat(200)]) {
+                const exact = ShardMap.shardIndex(map, md5Reference(key))
+                assert.strictEqual(Routing.shardIndexOfPartitionKey(map, key), exact, key)
+              }
+            }
+          }
+        )
+      )
+    })
+  })
 })

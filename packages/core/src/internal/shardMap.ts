@@ -2,6 +2,7 @@
 import * as Option from "effect/Option"
 import * as Crypto from "node:crypto"
 import type * as Kinesis from "../Kinesis.js"
+import * as Md5 from "./md5.js"
 
 /** @internal */
 export const MAX_HASH_KEY: bigint = (1n << 128n) - 1n
@@ -76,8 +77,17 @@ export interface ShardMap {
   readonly ends: ReadonlyArray<bigint>
 }
 
+/** A map as `make` builds it, with what `shardIndexOfPartitionKey` places most keys by. @internal */
+export interface Routing extends ShardMap {
+  /** The top 48 bits of each start and end, as numbers. */
+  readonly startsHigh: Float64Array
+  readonly endsHigh: Float64Array
+}
+
+const high48 = (key: bigint): number => Number(key >> 80n)
+
 /** @internal */
-export const make = (shards: Iterable<Kinesis.Shard>): ShardMap => {
+export const make = (shards: Iterable<Kinesis.Shard>): Routing => {
   const open: Array<{ shard: Kinesis.Shard; start: bigint; end: bigint }> = []
   for (const shard of shards) {
     if (shard.sequenceNumberRange.endingSequenceNumber !== undefined) continue
@@ -91,8 +101,45 @@ export const make = (shards: Iterable<Kinesis.Shard>): ShardMap => {
   return {
     shards: open.map((o) => o.shard),
     starts: open.map((o) => o.start),
-    ends: open.map((o) => o.end)
+    ends: open.map((o) => o.end),
+    startsHigh: Float64Array.from(open, (o) => high48(o.start)),
+    endsHigh: Float64Array.from(open, (o) => high48(o.end))
   }
+}
+
+const digest = new Int32Array(4)
+
+/**
+ * Index in `map.shards` of the shard a partition key routes to (by the MD5 of its UTF-8 bytes), −1 when
+ * no shard's range holds it: the producer's per-record routing. For short ASCII keys the hash is computed
+ * in JavaScript and placed by its top 48 bits, with no string or `BigInt` made; only a key whose top 48
+ * bits equal a boundary's (one in 2^48 for random boundaries; often for AWS's even splits into a power of
+ * two, whose boundaries end in zeros) is compared in full.
+ *
+ * @internal
+ */
+export const shardIndexOfPartitionKey = (map: Routing, partitionKey: string): number => {
+  const words = Md5.md5Ascii(partitionKey, digest)
+  if (words === undefined) return shardIndex(map, hashKey(partitionKey))
+  const high = Md5.high48(words)
+  const starts = map.startsHigh
+  let lo = 0
+  let hi = starts.length - 1
+  let found = -1
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1
+    if (starts[mid]! <= high) {
+      found = mid
+      lo = mid + 1
+    } else {
+      hi = mid - 1
+    }
+  }
+  if (found < 0) return -1
+  const end = map.endsHigh[found]!
+  // a tie with the start or end found: the lower 80 bits decide
+  if (starts[found] === high || end === high) return shardIndex(map, Md5.toBigInt(words))
+  return high < end ? found : -1
 }
 
 /** Index in `map.shards` of the shard whose range holds the key, −1 when none does. @internal */

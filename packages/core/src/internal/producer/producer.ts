@@ -55,6 +55,7 @@ import * as Metrics from "../metrics.js"
 import * as Aggregators from "../processor/aggregators.js"
 import { encodeEntry } from "../processor/processor.js"
 import { utf8Length } from "../processor/utf8.js"
+import * as Routing from "../shardMap.js"
 import { ReadyQueue } from "./readyQueue.js"
 import { TokenBucket } from "./tokenBucket.js"
 
@@ -194,6 +195,24 @@ type Pending<A> = Processor.Aggregate<A> | Item<A>
 const itemsOf = <A>(p: Pending<A>): ReadonlyArray<Item<A>> =>
   p instanceof Item ? [p] : (p.records as ReadonlyArray<Item<A>>) // the accumulator returns the entries it was given
 
+/** Whether a user record of `p` has a key in `a` or `b` (a loop over the pump's hot path: no array per record). */
+const holdsKey = <A>(p: Pending<A>, a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {
+  if (p instanceof Item) return !p.generated && (a.has(p.partitionKey) || (b.size > 0 && b.has(p.partitionKey)))
+  for (const r of p.records as ReadonlyArray<Item<A>>) {
+    if (!r.generated && (a.has(r.partitionKey) || (b.size > 0 && b.has(r.partitionKey)))) return true
+  }
+  return false
+}
+
+/** Adds the keys of `p`'s user records (not made-up ones) to `set`. */
+const addKeys = <A>(p: Pending<A>, set: Set<string>): void => {
+  if (p instanceof Item) {
+    if (!p.generated) set.add(p.partitionKey)
+    return
+  }
+  for (const r of p.records as ReadonlyArray<Item<A>>) if (!r.generated) set.add(r.partitionKey)
+}
+
 const countOf = <A>(p: Pending<A>): number => (p instanceof Item ? 1 : p.records.length)
 
 /** What a record that failed at least once carries (records that never failed carry nothing). */
@@ -234,8 +253,6 @@ const KEEP_READY_SLOTS = 2048
 const HASH_KEYS_PER_LANE = 16
 /** Slots of the weighted round-robin table that spreads generated keys over lanes (a power of two). */
 const SPREAD_SLOTS = 1024
-/** Partition key → hash key cache entries (cleared when full): user keys repeat, MD5 is not free. */
-const KEY_CACHE_SIZE = 8192
 
 /**
  * Explicit hash keys spread over a shard's range; for the lane of an unknown shard (no shard map),
@@ -373,14 +390,13 @@ export const make = <A>(
 
     const now0 = yield* Clock.currentTimeMillis
     const lanes = new Map<string, Lane<A>>()
-    let map: ShardMap.ShardMap | undefined
+    let map: Routing.Routing | undefined
     let laneByIndex: Array<Lane<A>> = []
     /** Lanes by share of the hash space, for generated keys (see `spreadTable`). */
     let spread: Array<Lane<A>> = []
     let spreadCursor = 0
     /** Aggregates that carry their shard's explicit hash key (KPL): their user records need none. */
     const carriesHashKey = processor.aggregator.carriesPartitionKeys
-    const keyCache = new Map<string, bigint>()
     /** Lanes of closed shards still holding records: new lanes wait for them. */
     let drainingLanes = 0
     /** Shards seen in responses when the map is not listed ("skip"): scales the stream-wide limit. */
@@ -407,7 +423,7 @@ export const make = <A>(
     })
 
     const installMap = (shards: ReadonlyArray<Kinesis.Shard>, now: number) => {
-      const next = ShardMap.make(shards)
+      const next = Routing.make(shards)
       const open = new Set(next.shards.map((s) => s.shardId))
       const closed: Array<Lane<A>> = []
       for (const lane of lanes.values()) {
@@ -609,17 +625,11 @@ export const make = <A>(
         return lane
       }
       if (map === undefined || !known) return fallbackLane()
-      let hashKey: bigint
       if (item.explicitHashKey === undefined) {
-        const cached = keyCache.get(item.partitionKey)
-        if (cached === undefined) {
-          hashKey = ShardMap.hashKey(item.partitionKey)
-          if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear()
-          keyCache.set(item.partitionKey, hashKey)
-        } else hashKey = cached
-      } else {
-        hashKey = Option.getOrElse(ShardMap.parseHashKey(item.explicitHashKey), () => -1n)
+        const index = Routing.shardIndexOfPartitionKey(map, item.partitionKey)
+        return index < 0 ? fallbackLane() : laneByIndex[index]!
       }
+      const hashKey = Option.getOrElse(ShardMap.parseHashKey(item.explicitHashKey), () => -1n)
       const index = ShardMap.shardIndex(map, hashKey)
       return index < 0 ? fallbackLane() : laneByIndex[index]!
     }
@@ -1043,19 +1053,9 @@ export const make = <A>(
               const info = retries.size === 0 ? undefined : retries.get(p)
               let take = info === undefined || info.notBefore <= now
               if (info !== undefined && !take && info.notBefore < nextAt) nextAt = info.notBefore
-              if (take && keys !== undefined && blocked !== undefined) {
-                for (const r of itemsOf(p)) {
-                  if (r.generated) continue
-                  if (keys.has(r.partitionKey) || blocked.has(r.partitionKey)) {
-                    take = false
-                    break
-                  }
-                }
-              }
+              if (take && keys !== undefined && blocked !== undefined) take = !holdsKey(p, keys, blocked)
               if (!take) {
-                if (blocked !== undefined) {
-                  for (const r of itemsOf(p)) if (!r.generated) blocked.add(r.partitionKey)
-                }
+                if (blocked !== undefined) addKeys(p, blocked)
                 kept.push(p)
                 if (kept.length >= maxBatchRecords) {
                   i++
@@ -1070,9 +1070,7 @@ export const make = <A>(
               count - from + 1 > recordBudget ||
               laneBytes + size > byteBudget
             ) break
-            if (keys !== undefined) {
-              for (const r of itemsOf(p)) if (!r.generated) keys.add(r.partitionKey)
-            }
+            if (keys !== undefined) addKeys(p, keys)
             entries[count++] = p
             ready[i] = undefined
             laneBytes += size
