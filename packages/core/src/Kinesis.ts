@@ -110,6 +110,33 @@ export interface PutRecordsResponse {
 }
 
 /**
+ * One record put on its own (PutRecord). Prefer `putRecords` (or the `Producer`) for throughput: a
+ * PutRecord request carries one record and costs a signature and a round trip.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutRecordRequest extends PutRecordsEntry {
+  readonly stream: StreamAddress
+  /**
+   * The sequence number of the previous record put with the same partition key: Kinesis then gives
+   * this record a strictly greater sequence number, even when the two were sent concurrently. Without
+   * it, records are ordered by arrival. PutRecords has no such field.
+   */
+  readonly sequenceNumberForOrdering?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutRecordResponse {
+  readonly shardId: string
+  readonly sequenceNumber: string
+  readonly encryptionType?: EncryptionType | undefined
+}
+
+/**
  * Where a shard iterator starts.
  *
  * @since 0.1.0
@@ -362,6 +389,15 @@ export type PutRecordsError =
   | KinesisUnknownError
 
 /**
+ * A PutRecord fails as a whole: a throttled record is a `ProvisionedThroughputExceeded` (a PutRecords
+ * entry would carry it as its `errorCode` instead).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type PutRecordError = PutRecordsError
+
+/**
  * @since 0.1.0
  * @category errors
  */
@@ -455,6 +491,7 @@ export type ListStreamsError = ExpiredNextToken | InvalidArgument | LimitExceede
  */
 export interface Service {
   readonly putRecords: (request: PutRecordsRequest) => Effect.Effect<PutRecordsResponse, PutRecordsError>
+  readonly putRecord: (request: PutRecordRequest) => Effect.Effect<PutRecordResponse, PutRecordError>
   readonly getRecords: (request: GetRecordsRequest) => Effect.Effect<GetRecordsResponse, GetRecordsError>
   readonly getShardIterator: (request: GetShardIteratorRequest) => Effect.Effect<string, GetShardIteratorError>
   /** Every page, following NextToken. */
@@ -636,6 +673,13 @@ export const layerConfig: (
  */
 export const putRecords = (request: PutRecordsRequest): Effect.Effect<PutRecordsResponse, PutRecordsError, Kinesis> =>
   Effect.flatMap(Kinesis, (k) => k.putRecords(request))
+
+/**
+ * @since 0.1.0
+ * @category accessors
+ */
+export const putRecord = (request: PutRecordRequest): Effect.Effect<PutRecordResponse, PutRecordError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.putRecord(request))
 
 /**
  * @since 0.1.0

@@ -258,7 +258,7 @@ export interface FailRecordsOptions {
   readonly errorCode?: string | undefined
   /** Default: a message like AWS's for the code. */
   readonly errorMessage?: string | undefined
-  /** How many PutRecords calls the fault applies to. Default 1; `Infinity` for all until cleared. */
+  /** How many PutRecords (or PutRecord) calls the fault applies to. Default 1; `Infinity` for all until cleared. */
   readonly calls?: number | undefined
   /** Only calls addressing this stream (by name). Default: every stream. */
   readonly stream?: string | undefined

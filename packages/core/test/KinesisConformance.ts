@@ -67,6 +67,7 @@ const text = (b: Uint8Array) => decoder.decode(b)
 
 // 2^128 - 1 split in two halves, as AWS does for a 2-shard stream.
 const HALF = (2n ** 127n).toString()
+const MAX_PLUS_ONE = (2n ** 128n).toString()
 
 const createStream = (shardCount: number, prefix?: string) =>
   Effect.gen(function*() {
@@ -104,6 +105,57 @@ export const conformance = <R, E>(
     caps.clock === "test" ? TestClock.adjust(duration) : Effect.sleep(duration)
 
   layer(implementation, { excludeTestServices: caps.clock === "live" })(name, (it) => {
+    // PutRecord: every implementation, kinesis-local too (its CBOR differs from kinesalite's)
+    it.effect("putRecord puts one record: its result names the shard and sequence number it is read back with", () =>
+      Effect.gen(function*() {
+        const stream = yield* createStream(2)
+        const [low, high] = yield* Kinesis.listShards({ stream })
+        const data = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) % 256)
+        const first = yield* Kinesis.putRecord({ stream, data, partitionKey: "one", explicitHashKey: HALF })
+        assert.strictEqual(first.shardId, high!.shardId)
+        // SequenceNumberForOrdering: the previous record's sequence number; the next one is greater
+        const second = yield* Kinesis.putRecord({
+          stream,
+          data: bytes("second"),
+          partitionKey: "one",
+          explicitHashKey: HALF,
+          sequenceNumberForOrdering: first.sequenceNumber
+        })
+        assert.strictEqual(second.shardId, high!.shardId)
+        assert.isTrue(BigInt(second.sequenceNumber) > BigInt(first.sequenceNumber))
+        const empty = yield* Kinesis.putRecord({
+          stream,
+          data: new Uint8Array(0),
+          partitionKey: "z",
+          explicitHashKey: "0"
+        })
+        assert.strictEqual(empty.shardId, low!.shardId)
+        const { records } = yield* readAll(stream, high!.shardId, { type: "TRIM_HORIZON" })
+        assert.deepStrictEqual(records.map((r) => r.sequenceNumber), [first.sequenceNumber, second.sequenceNumber])
+        assert.deepStrictEqual(Array.from(records[0]!.data), Array.from(data))
+        assert.strictEqual(text(records[1]!.data), "second")
+        assert.strictEqual(records[0]!.partitionKey, "one")
+        const lows = yield* readAll(stream, low!.shardId, { type: "TRIM_HORIZON" })
+        assert.deepStrictEqual(lows.records.map((r) => [r.sequenceNumber, r.data.length]), [[
+          empty.sequenceNumber,
+          0
+        ]])
+      }))
+
+    it.effect("putRecord fails as a whole with typed errors: a missing stream, a bad hash key", () =>
+      Effect.gen(function*() {
+        const missing = yield* Effect.flip(
+          Kinesis.putRecord({ stream: freshStream("missing"), data: bytes("x"), partitionKey: "k" })
+        )
+        assert.strictEqual(missing._tag, "ResourceNotFound")
+        assert.strictEqual(missing.operation, "putRecord")
+        const stream = yield* createStream(1)
+        const invalid = yield* Effect.flip(
+          Kinesis.putRecord({ stream, data: bytes("x"), partitionKey: "k", explicitHashKey: MAX_PLUS_ONE })
+        )
+        assert.strictEqual(invalid._tag, "InvalidArgument")
+      }))
+
     if (caps.core) {
       it.effect("createStream waits until ACTIVE and describeStreamSummary reports it", () =>
         Effect.gen(function*() {

@@ -120,6 +120,11 @@ describe("Kinesis.layer", () => {
           assert.strictEqual((error.cause as Error).name, name)
           if (kind !== undefined) assert.strictEqual(error._tag === "KmsError" ? error.kind : "", kind)
           if (error._tag === "KinesisUnknownError") assert.strictEqual(error.name, name)
+          // PutRecord declares the same errors (a throttled single put fails as a whole)
+          const single = yield* Effect.flip(kinesis.putRecord({ stream, data: new Uint8Array([1]), partitionKey: "k" }))
+          assert.strictEqual(single._tag, tag, `PutRecord ${name}`)
+          assert.strictEqual(single.operation, "putRecord")
+          assert.strictEqual(single.requestId, "req-1")
         }
         // GetRecords-only and control-plane names
         const cases2: ReadonlyArray<readonly [string, Effect.Effect<unknown, KinesisError.ServiceError>, string]> = [
@@ -173,7 +178,8 @@ describe("Kinesis.layer", () => {
   for (
     const [operation, call] of [
       ["getRecords", Effect.asVoid(Kinesis.getRecords({ shardIterator: "x" }))],
-      ["putRecords", Effect.asVoid(putOne)]
+      ["putRecords", Effect.asVoid(putOne)],
+      ["putRecord", Effect.asVoid(Kinesis.putRecord({ stream, data: new Uint8Array([1]), partitionKey: "k" }))]
     ] as const
   ) {
     it.scopedLive(`interrupting ${operation} aborts the HTTP request`, () =>

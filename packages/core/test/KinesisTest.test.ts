@@ -168,6 +168,63 @@ describe("KinesisTest", () => {
       ))
   })
 
+  describe("PutRecord (one record, failing as a whole)", () => {
+    it.effect("shares the shard's write budget; a throttled put is ProvisionedThroughputExceeded naming the shard", () =>
+      withEngine(
+        { streams: { orders: { shards: 2 } }, limits: { writeRecordsPerSecond: 3 } },
+        Effect.gen(function*() {
+          const [low, high] = yield* Kinesis.listShards({ stream: orders })
+          const put = (key: string) =>
+            Kinesis.putRecord({ stream: orders, data: bytes(key), partitionKey: key, explicitHashKey: "0" })
+          const accepted = yield* Kinesis.putRecords({
+            stream: orders,
+            records: [{ data: bytes("a"), partitionKey: "a", explicitHashKey: "0" }]
+          })
+          assert.strictEqual(failures(accepted).length, 0)
+          const first = yield* put("b")
+          const second = yield* put("c")
+          assert.strictEqual(first.shardId, low!.shardId)
+          assert.isTrue(BigInt(second.sequenceNumber) > BigInt(first.sequenceNumber))
+          const throttled = yield* Effect.flip(put("d"))
+          assert.strictEqual(throttled._tag, "ProvisionedThroughputExceeded")
+          assert.strictEqual(throttled.operation, "putRecord")
+          assert.strictEqual(throttled._tag === "ProvisionedThroughputExceeded" ? throttled.shardId : "", low!.shardId)
+          assert.isTrue(KinesisError.isThrottling(throttled))
+          // the other shard has its own budget
+          const other = yield* Kinesis.putRecord({
+            stream: orders,
+            data: bytes("e"),
+            partitionKey: "e",
+            explicitHashKey: high!.hashKeyRange.startingHashKey
+          })
+          assert.strictEqual(other.shardId, high!.shardId)
+          yield* TestClock.adjust("1 second")
+          yield* put("f")
+          const { records: stored } = yield* readShard(orders, low!.shardId)
+          assert.deepStrictEqual(stored.map((r) => text(r.data)), ["a", "b", "c", "f"])
+        })
+      ))
+
+    it.effect("failNext, a record fault and a malformed SequenceNumberForOrdering reach the caller typed", () =>
+      withEngine(
+        { streams: { orders: {} } },
+        Effect.gen(function*() {
+          const one = { stream: orders, data: bytes("x"), partitionKey: "k" }
+          yield* KinesisTest.failNext("putRecord", { error: "KmsError" })
+          const kms = yield* Effect.flip(Kinesis.putRecord(one))
+          assert.strictEqual(kms._tag, "KmsError")
+          yield* KinesisTest.failRecords({ select: [0], errorCode: "InternalFailure" })
+          const internal = yield* Effect.flip(Kinesis.putRecord(one))
+          assert.strictEqual(internal._tag, "KinesisUnknownError")
+          assert.isTrue(KinesisError.isRetryable(internal))
+          const invalid = yield* Effect.flip(Kinesis.putRecord({ ...one, sequenceNumberForOrdering: "01" }))
+          assert.strictEqual(invalid._tag, "InvalidArgument")
+          const ok = yield* Kinesis.putRecord(one)
+          assert.match(ok.sequenceNumber, /^[1-9]\d*$/)
+        })
+      ))
+  })
+
   describe("request validation (the whole request is rejected, as AWS does)", () => {
     it.effect("more than 500 records, more than 5 MiB, a record over 1 MiB, a bad partition or hash key", () =>
       withEngine(

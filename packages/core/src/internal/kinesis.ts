@@ -11,6 +11,7 @@ import {
   type ListShardsCommandInput,
   ListStreamsCommand,
   MergeShardsCommand,
+  PutRecordCommand,
   PutRecordsCommand,
   SplitShardCommand,
   UpdateShardCountCommand
@@ -221,6 +222,32 @@ export const fromClient = (
       }))
     )
 
+  const sdkPutRecord = (request: Kinesis.PutRecordRequest) =>
+    call(
+      "putRecord",
+      PUT_RECORDS,
+      request.stream,
+      (abortSignal) =>
+        client.send(
+          new PutRecordCommand({
+            ...StreamAddress.toRequest(request.stream),
+            Data: request.data,
+            PartitionKey: request.partitionKey,
+            ...(request.explicitHashKey === undefined ? {} : { ExplicitHashKey: request.explicitHashKey }),
+            ...(request.sequenceNumberForOrdering === undefined
+              ? {}
+              : { SequenceNumberForOrdering: request.sequenceNumberForOrdering })
+          }),
+          { abortSignal }
+        )
+    ).pipe(
+      Effect.map((out): Kinesis.PutRecordResponse => ({
+        shardId: out.ShardId ?? "",
+        sequenceNumber: out.SequenceNumber ?? "",
+        ...(out.EncryptionType === undefined ? {} : { encryptionType: out.EncryptionType })
+      }))
+    )
+
   const sdkGetRecords = (request: Kinesis.GetRecordsRequest) =>
     call(
       "getRecords",
@@ -270,6 +297,15 @@ export const fromClient = (
           abortSignal
         )
         return Records.putRecordsResponse(Records.parse(direct.format, out))
+      })
+
+  const putRecord = direct === undefined ?
+    sdkPutRecord :
+    (request: Kinesis.PutRecordRequest) =>
+      call("putRecord", PUT_RECORDS, request.stream, async (abortSignal) => {
+        const body = Records.putRecord(direct.format, request)
+        const out = await (await direct.transport()).send("PutRecord", direct.format, body, request.stream, abortSignal)
+        return Records.putRecordResponse(Records.parse(direct.format, out))
       })
 
   const getRecords = direct === undefined ?
@@ -462,6 +498,7 @@ export const fromClient = (
 
   return {
     putRecords,
+    putRecord,
     getRecords,
     getShardIterator,
     listShards,

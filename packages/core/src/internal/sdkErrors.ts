@@ -18,12 +18,16 @@ import {
 
 type Fields = ServiceErrorFields
 
+/** The shard a throttling message names: AWS says "Rate exceeded for shard shardId-… in stream …". */
+const shardIn = (message: string): string | undefined => /\bfor shard (shardId-[0-9]+)/.exec(message)?.[1]
+
 /**
  * The one mapping table: AWS exception name → tagged error.
  * Source: Kinesis API reference, "Errors" of each action, and @aws-sdk/client-kinesis models/errors.
  */
 const table: Record<string, (fields: Fields, awsName: string) => ServiceError> = {
-  ProvisionedThroughputExceededException: (f) => new ProvisionedThroughputExceeded(f),
+  ProvisionedThroughputExceededException: (f) =>
+    new ProvisionedThroughputExceeded({ ...f, shardId: shardIn(f.message) }),
   ExpiredIteratorException: (f) => new ExpiredIterator(f),
   ExpiredNextTokenException: (f) => new ExpiredNextToken(f),
   ResourceNotFoundException: (f) => new ResourceNotFound(f),

@@ -112,6 +112,40 @@ export const putRecords = (format: Format, request: Kinesis.PutRecordsRequest): 
   body: format === "cbor" ? putRecordsCbor(request) : putRecordsJson(request)
 })
 
+/** The text fields of a PutRecord request after its data, in the order written. */
+const putRecordFields = (request: Kinesis.PutRecordRequest): Array<readonly [key: string, value: string]> => {
+  const fields: Array<readonly [string, string]> = [["PartitionKey", request.partitionKey]]
+  if (request.explicitHashKey !== undefined) fields.push(["ExplicitHashKey", request.explicitHashKey])
+  if (request.sequenceNumberForOrdering !== undefined) {
+    fields.push(["SequenceNumberForOrdering", request.sequenceNumberForOrdering])
+  }
+  fields.push(streamField(request.stream))
+  return fields
+}
+
+/** The body of a PutRecord request: the data copied once (CBOR) or base64-encoded by Node (JSON). */
+export const putRecord = (format: Format, request: Kinesis.PutRecordRequest): Body => {
+  const fields = putRecordFields(request)
+  const data = request.data
+  if (format === "json") {
+    const base64 = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("base64")
+    const rest = fields.map(([key, value]) => `,"${key}":${quote(value)}`).join("")
+    return { contentType: JSON_TYPE, body: Buffer.from(`{"Data":"${base64}"${rest}}`, "utf8") }
+  }
+  const lengths = fields.map(([, value]) => utf8Length(value))
+  let size = 1 + keySize(K_DATA) + headSize(data.length) + data.length
+  for (let i = 0; i < fields.length; i++) size += keySize(fields[i]![0]) + textSize(lengths[i]!)
+  const w = new Writer(size)
+  w.map(1 + fields.length)
+  w.key(K_DATA)
+  w.bytes(data)
+  for (let i = 0; i < fields.length; i++) {
+    w.key(fields[i]![0])
+    w.text(fields[i]![1], lengths[i]!)
+  }
+  return { contentType: CBOR, body: w.buffer }
+}
+
 /** The body of a GetRecords request. */
 export const getRecords = (format: Format, request: Kinesis.GetRecordsRequest): Body => {
   const arn = request.stream?._tag === "StreamArn" ? request.stream.arn : undefined
@@ -201,6 +235,19 @@ export const putRecordsResponse = (out: unknown): Kinesis.PutRecordsResponse => 
   return {
     failedRecordCount: number(out.FailedRecordCount) ?? 0,
     records: entries,
+    ...(encryptionType === undefined ? {} : { encryptionType })
+  }
+}
+
+/** A PutRecord response. */
+export const putRecordResponse = (out: unknown): Kinesis.PutRecordResponse => {
+  if (!isFields(out) || typeof out.SequenceNumber !== "string" || typeof out.ShardId !== "string") {
+    throw new MalformedResponse("PutRecord response has no ShardId and SequenceNumber")
+  }
+  const encryptionType = string(out.EncryptionType) as Kinesis.EncryptionType | undefined
+  return {
+    shardId: out.ShardId,
+    sequenceNumber: out.SequenceNumber,
     ...(encryptionType === undefined ? {} : { encryptionType })
   }
 }

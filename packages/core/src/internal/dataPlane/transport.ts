@@ -21,7 +21,7 @@ import type * as StreamAddress from "../../StreamAddress.js"
 import { type Body, type Format, parse } from "./records.js"
 
 /** The data-plane operations sent this way. */
-export type Operation = "PutRecords" | "GetRecords"
+export type Operation = "PutRecords" | "PutRecord" | "GetRecords"
 
 /** A data-plane request failed: the service's error, shaped as the SDK shapes its exceptions. */
 export class DataPlaneError extends Error {

@@ -18,6 +18,7 @@ import {
 } from "../../KinesisError.js"
 import type * as KinesisTest from "../../KinesisTest.js"
 import * as StreamAddress from "../../StreamAddress.js"
+import { fromSdkError } from "../sdkErrors.js"
 import { md5Hex, parseHashKey, toHex, uniformRangesBigInt, uniformStart } from "../shardMap.js"
 import {
   decodePageToken,
@@ -30,6 +31,17 @@ import {
 } from "./codec.js"
 import { mulberry32 } from "./prng.js"
 import { Bucket, type ShardState, StreamState } from "./state.js"
+
+/** What a PutRecord may fail with (the record-level codes of PutRecords, as request errors). */
+const PUT_RECORD_ERRORS: ReadonlyArray<Kinesis.PutRecordError["_tag"]> = [
+  "ProvisionedThroughputExceeded",
+  "LimitExceeded",
+  "ResourceNotFound",
+  "InvalidArgument",
+  "AccessDenied",
+  "KmsError",
+  "KinesisUnknownError"
+]
 
 /** @internal */
 export type Operation = KinesisTest.Operation
@@ -411,12 +423,58 @@ export class Engine {
   // data plane
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * PutRecord: the record goes through PutRecords' validation, limits and faults, and a record-level
+   * failure becomes the request's error, as AWS answers a single put. `SequenceNumberForOrdering` needs
+   * nothing more here: sequence numbers already grow with every put (per stream, so per key).
+   */
+  putRecord(
+    request: Kinesis.PutRecordRequest,
+    now: number,
+    ctx: CallContext
+  ): Result<Kinesis.PutRecordResponse, Kinesis.PutRecordError> {
+    const op = "putRecord"
+    const ordering = request.sequenceNumberForOrdering
+    if (ordering !== undefined && !/^(0|[1-9]\d{0,128})$/.test(ordering)) {
+      return ko(this.invalid(
+        op,
+        ctx.label,
+        `1 validation error detected: Value '${ordering}' at 'sequenceNumberForOrdering' failed to satisfy ` +
+          `constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})`,
+        "ValidationException"
+      ))
+    }
+    const entry: Kinesis.PutRecordsEntry = request.explicitHashKey === undefined
+      ? { data: request.data, partitionKey: request.partitionKey }
+      : { data: request.data, partitionKey: request.partitionKey, explicitHashKey: request.explicitHashKey }
+    const out = this.put(op, { stream: request.stream, records: [entry] }, now, ctx)
+    if (Exit.isFailure(out)) return Exit.failCause(out.cause)
+    const result = out.value.records[0]!
+    if (result._tag === "Success") return ok({ shardId: result.shardId, sequenceNumber: result.sequenceNumber })
+    return ko(
+      fromSdkError(
+        { name: result.errorCode, message: result.errorMessage },
+        op,
+        ctx.label,
+        PUT_RECORD_ERRORS
+      ) as Kinesis.PutRecordError
+    )
+  }
+
   putRecords(
     request: Kinesis.PutRecordsRequest,
     now: number,
     ctx: CallContext
   ): Result<Kinesis.PutRecordsResponse, Kinesis.PutRecordsError> {
-    const op = "putRecords"
+    return this.put("putRecords", request, now, ctx)
+  }
+
+  private put(
+    op: "putRecords" | "putRecord",
+    request: Kinesis.PutRecordsRequest,
+    now: number,
+    ctx: CallContext
+  ): Result<Kinesis.PutRecordsResponse, Kinesis.PutRecordsError> {
     const label = ctx.label
     const stream = this.dataStream(request.stream, now)
     if (stream === undefined) return ko(this.notFound(op, label, request.stream.name))

@@ -124,6 +124,13 @@ const portOf = (engine: Engine): Kinesis.Service => {
         format(request.stream),
         (now, ctx) => engine.putRecords(request, now, ctx)
       ),
+    putRecord: (request) =>
+      run(
+        "putRecord",
+        request.stream.name,
+        format(request.stream),
+        (now, ctx) => engine.putRecord(request, now, ctx)
+      ),
     getRecords: (request) => {
       const iterator = decodeIterator(request.shardIterator)
       const name = iterator?.stream ?? request.stream?.name
