@@ -91,6 +91,24 @@ describe("Producer", () => {
       }).pipe(Effect.scoped, Effect.provide(Layer.provideMerge(watched, engine())))
     })
 
+    it.effect("offer stops taking a large input once every lane holds a full request behind the one in flight", () =>
+      Effect.gen(function*() {
+        // each PutRecords takes 1 s: the first request stays in flight while offer goes on
+        yield* KinesisTest.setLatency("1 second", "putRecords")
+        const producer = yield* Producer.make({ stream: "s", shardLimits: false })
+        const offering = yield* Effect.fork(producer.offer(Arr.range(1, 5000)))
+        yield* Effect.yieldNow()
+        // 500 in flight, 500 ready for the next request, and the slice being added when the lane filled:
+        // not the 5,000 the queue bound (10,000) would allow
+        const accepted = (yield* producer.pending).records
+        assert.isAtMost(accepted, 1500)
+        assert.isAtLeast(accepted, 1000)
+        assert.isNull(offering.unsafePoll())
+        yield* withClock(Fiber.join(offering))
+        yield* withClock(producer.flush)
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 5000)
+      }).pipe(Effect.scoped, Effect.provide(engine())))
+
     it.effect("a partial batch goes after bufferTime", () =>
       Effect.gen(function*() {
         const producer = yield* Producer.make({ stream: "s", shardLimits: false, bufferTime: "250 millis" })

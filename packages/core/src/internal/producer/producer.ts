@@ -1315,6 +1315,8 @@ export const make = <A>(
             Effect.suspend(() => {
               const end = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - outstandingRecords))
               for (let start = from; start < end; start += OFFER_SLICE) {
+                // every lane holds a full request already: wait for room rather than queue more
+                if (start > from && !hasRoom()) return loop(start)
                 const now = clock.unsafeCurrentTimeMillis()
                 const error = addSlice(inputs, start, Math.min(end, start + OFFER_SLICE), now)
                 pumpNow(now)
