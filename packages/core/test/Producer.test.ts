@@ -466,6 +466,52 @@ describe("Producer", () => {
         assert.strictEqual((yield* KinesisTest.records("s")).length, 42)
       }).pipe(Effect.provide(engine())))
 
+    it.effect("the shutdown deadline holds while records are retried: nothing is sent after it, and what was not delivered fails", () =>
+      Effect.gen(function*() {
+        // every PutRecords fails with a retryable 500: without a deadline the retries would go on for ~1 min
+        yield* KinesisTest.failNext("putRecords", { error: "KinesisUnknownError", times: Infinity })
+        const scope = yield* Scope.make()
+        const producer = yield* Scope.extend(
+          Producer.make({ stream: "s", shardLimits: false, bufferTime: 0, shutdownTimeout: "500 millis" }),
+          scope
+        )
+        const sent = yield* Effect.fork(producer.send({ n: 0 }))
+        yield* producer.offer(Arr.range(1, 9))
+        yield* TestClock.adjust("150 millis")
+        assert.isAtLeast((yield* putCalls).length, 1)
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("500 millis")
+        yield* Effect.yieldNow()
+        assert.isTrue(Option.isSome(yield* Fiber.poll(closing)), "the scope closed at the deadline")
+        const atDeadline = (yield* putCalls).length
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual((yield* putCalls).length, atDeadline, "no request after the deadline")
+        const error = yield* Effect.flip(Fiber.join(sent))
+        assert.strictEqual(error._tag, "PutRecordsFailed")
+        // every record is accounted for: none delivered, all ten reported
+        const failed = error._tag === "PutRecordsFailed" ? error.failures.flatMap((f) => f.records) : []
+        assert.sameDeepMembers(failed, [{ n: 0 }, ...Arr.range(1, 9)])
+        assert.strictEqual((yield* KinesisTest.records("s")).length, 0)
+      }).pipe(Effect.provide(engine())))
+
+    it.effect("an interrupted sink stops at the shutdown deadline too", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.failNext("putRecords", { error: "KinesisUnknownError", times: Infinity })
+        const sink = yield* Effect.fork(
+          Stream.range(1, 20).pipe(
+            Stream.run(Producer.sink({ stream: "s", shardLimits: false, bufferTime: 0, shutdownTimeout: "300 millis" }))
+          )
+        )
+        yield* TestClock.adjust("100 millis")
+        const interrupting = yield* Effect.fork(Fiber.interrupt(sink))
+        yield* TestClock.adjust("300 millis")
+        yield* Effect.yieldNow()
+        assert.isTrue(Option.isSome(yield* Fiber.poll(interrupting)), "interruption ended at the deadline")
+        const atDeadline = (yield* putCalls).length
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual((yield* putCalls).length, atDeadline)
+      }).pipe(Effect.provide(engine())))
+
     it.effect("send waits for delivery and returns the shard and sequence number", () =>
       Effect.gen(function*() {
         const producer = yield* Producer.make({ stream: "s", shardLimits: false })

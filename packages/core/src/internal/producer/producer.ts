@@ -215,6 +215,13 @@ const addKeys = <A>(p: Pending<A>, set: Set<string>): void => {
 
 const countOf = <A>(p: Pending<A>): number => (p instanceof Item ? 1 : p.records.length)
 
+/** Why the records of a request still in flight at the shutdown deadline fail. */
+const IN_FLIGHT_AT_CLOSE = {
+  errorCode: "ProducerClosed",
+  errorMessage: "the producer's shutdown deadline passed while this record's PutRecords was in flight: " +
+    "it may or may not have been written"
+} as const
+
 /** What a record that failed at least once carries (records that never failed carry nothing). */
 interface RetryInfo {
   /** This record's retry schedule state. */
@@ -709,7 +716,10 @@ export const make = <A>(
       }
     }
 
-    const failAggregates = (list: ReadonlyArray<Pending<A>>) => {
+    const failAggregates = (
+      list: ReadonlyArray<Pending<A>>,
+      reason?: { readonly errorCode: string; readonly errorMessage: string }
+    ) => {
       if (list.length === 0) return
       const failed: Array<FailedRecord> = list.map((p) => {
         const info = retries.get(p)
@@ -718,8 +728,9 @@ export const make = <A>(
           partitionKey: p.partitionKey,
           explicitHashKey: p.explicitHashKey,
           records: itemsOf(p).map((r) => r.value),
-          errorCode: info?.lastCode || "ProducerClosed",
-          errorMessage: info?.lastMessage || "the producer was closed before this record was delivered",
+          errorCode: reason?.errorCode || info?.lastCode || "ProducerClosed",
+          errorMessage: reason?.errorMessage || info?.lastMessage ||
+            "the producer was closed before this record was delivered",
           attempts: info?.attempts ?? 0
         }
       })
@@ -798,7 +809,17 @@ export const make = <A>(
     const send = (batch: ReadonlyArray<Taken>, entries: Array<Pending<A>>) =>
       Effect.suspend(() => {
         const started = clock.unsafeCurrentTimeMillis()
-        return Effect.flatMap(Effect.either(kinesis.putRecords({ stream, records: entries })), (result) => {
+        const call = Effect.either(kinesis.putRecords({ stream, records: entries })).pipe(
+          // interrupted only when the producer closes past its deadline: the outcome is unknown
+          Effect.onInterrupt(() =>
+            Effect.sync(() => {
+              inFlightRequests--
+              for (const { lane } of batch) lane.inFlight = false
+              failAggregates(entries, IN_FLIGHT_AT_CLOSE)
+            })
+          )
+        )
+        return Effect.flatMap(call, (result) => {
           const now = clock.unsafeCurrentTimeMillis()
           if (metricsOn) {
             mRequests(1)
@@ -953,10 +974,14 @@ export const make = <A>(
     const requests = yield* FiberSet.make<void, never>()
     let cursor = 0
 
+    /** Set at the shutdown deadline (or once the final flush is done): no request goes out after it. */
+    let closed = false
+
     /** Builds as many requests as allowed now; returns them and the time of the next event (or Infinity). */
     const pumpOnce = (now: number) => {
       let nextAt = Infinity
       const started: Array<Effect.Effect<void>> = []
+      if (closed) return { nextAt, started }
       const lanesNow = [...lanes.values()]
       // drained lanes of closed shards go away
       for (const lane of lanesNow) {
@@ -1385,12 +1410,15 @@ export const make = <A>(
       )
     })
 
-    // closing the scope delivers what is buffered, within shutdownTimeout, and reports what was not
+    // Closing the scope delivers what is buffered, within shutdownTimeout, and reports what was not. The
+    // deadline holds even while records are being retried: the flush is made interruptible (a finalizer
+    // runs uninterruptibly, and a timeout cannot cut short what it cannot interrupt), then nothing more is
+    // sent, the requests in flight are interrupted and every record not delivered fails.
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? defaults.shutdownTimeout)
     yield* Effect.addFinalizer(() =>
       (Duration.isZero(shutdownTimeout)
         ? Effect.fail("timeout" as const)
-        : flush as Effect.Effect<void, ProducerError | "timeout">).pipe(
+        : Effect.interruptible(flush) as Effect.Effect<void, ProducerError | "timeout">).pipe(
           Effect.timeoutFail({ duration: shutdownTimeout, onTimeout: () => "timeout" as const }),
           Effect.catchAll((error) =>
             Effect.logError(
@@ -1402,6 +1430,11 @@ export const make = <A>(
             )
           ),
           Effect.zipRight(Effect.sync(() => {
+            closed = true
+          })),
+          // the records of an interrupted request fail with IN_FLIGHT_AT_CLOSE (see `send`)
+          Effect.zipRight(FiberSet.clear(requests)),
+          Effect.zipRight(Effect.sync(() => {
             // fail whatever is left so no `send` waits forever
             const left: Array<Pending<A>> = []
             for (const lane of lanes.values()) {
@@ -1410,8 +1443,7 @@ export const make = <A>(
               lane.ready.clear()
             }
             failAggregates(left)
-          })),
-          Effect.zipRight(FiberSet.clear(requests))
+          }))
         )
     )
 
