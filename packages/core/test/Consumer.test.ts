@@ -16,6 +16,7 @@ import {
   Layer,
   Option,
   Ref,
+  Schedule,
   Schema,
   Scope,
   Stream,
@@ -285,6 +286,31 @@ describe("Consumer", () => {
         assert.deepStrictEqual(Chunk.toReadonlyArray(second).map((r) => r.subSequenceNumber), Arr.range(37, 99))
       }).pipe(Effect.provide(env(1))))
   })
+
+  it.effect("every GetRecords call counts against shardFetchRate, retried ones too: the rate holds through throttling", () =>
+    Effect.gen(function*() {
+      yield* produce(0, 100)
+      // three throttled GetRecords in a row, retried by a schedule much faster than the fetch spacing
+      yield* KinesisTest.failNext("getRecords", { error: "ProvisionedThroughputExceeded", times: 3 })
+      const fiber = yield* Effect.fork(
+        Consumer.stream<Keyed>({
+          stream: "s",
+          ...fast,
+          idleDelay: "0 millis",
+          shardFetchRate: 5,
+          retrySchedule: Schedule.spaced("10 millis")
+        }).pipe(Stream.runDrain)
+      )
+      for (let i = 0; i < 40; i++) yield* TestClock.adjust("50 millis")
+      yield* Fiber.interrupt(fiber)
+      const reads = (yield* KinesisTest.calls).filter((c) => c.operation === "getRecords")
+      assert.isAtLeast(reads.length, 8)
+      assert.isTrue(reads.slice(0, 3).every((c) => c.error === "ProvisionedThroughputExceeded"))
+      // 5 calls per second: at least 200 ms between two calls of the shard, whatever they answered
+      for (let i = 1; i < reads.length; i++) {
+        assert.isAtLeast(reads[i]!.time - reads[i - 1]!.time, 200, `call ${i} at ${reads[i]!.time}`)
+      }
+    }).pipe(Effect.provide(env(1))))
 
   it.effect("a slow downstream is fed from every shard in turn (no shard starves)", () =>
     Effect.gen(function*() {

@@ -605,27 +605,37 @@ export const make = <A, E, R>(
         let iterator: string | undefined = yield* request(positionFor(reader, resumeFrom))
         let skipThrough = resumeFrom?.subSequenceNumber === undefined ? undefined : resumeFrom
         let lastCall = -Infinity
+        /**
+         * One GetRecords call, paced: every call counts against `shardFetchRate`, a retried one too (the
+         * retry schedule's delay and this spacing overlap; the longer one applies), so a shard recovering
+         * from throttling is not read faster than the rate and throttled again.
+         */
+        const getRecords = (shardIterator: string) =>
+          Effect.gen(function*() {
+            const before = yield* Clock.currentTimeMillis
+            const wait = lastCall + fetchSpacing - before
+            if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
+            const called = yield* Clock.currentTimeMillis
+            lastCall = called
+            const response = yield* kinesis.getRecords({
+              shardIterator,
+              limit: recordLimit,
+              stream: address._tag === "StreamArn" ? address : undefined
+            })
+            if (metricsOn) mLatency(((yield* Clock.currentTimeMillis) - called) / 1000)
+            return response
+          })
         while (iterator !== undefined && !reader.stopped) {
-          const before = yield* Clock.currentTimeMillis
-          const wait = lastCall + fetchSpacing - before
-          if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
           // fetch only when the buffer has room for more (what is read waits decoded in memory)
           yield* reader.buffer.awaitRoom
           if (reader.stopped) break
-          const called = yield* Clock.currentTimeMillis
-          lastCall = called
-          let result: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator> | undefined = yield* kinesis
-            .getRecords({
-              shardIterator: iterator,
-              limit: recordLimit,
-              stream: address._tag === "StreamArn" ? address : undefined
-            }).pipe(
-              Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
-              Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
-              (effect) => retrying(reader, effect)
-            )
-          const now = yield* Clock.currentTimeMillis
-          if (metricsOn) mLatency((now - called) / 1000)
+          let result: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator> | undefined = yield* getRecords(
+            iterator
+          ).pipe(
+            Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
+            Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
+            (effect) => retrying(reader, effect)
+          )
           if (Either.isLeft(result)) {
             // a new iterator right after the last record read (never LATEST / TRIM_HORIZON)
             if (metricsOn) yield* Metric.increment(reader.mExpired)
