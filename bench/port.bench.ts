@@ -8,6 +8,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, PutRecordsCommand } from "@aws-sdk/client-kinesis"
 import { Checkpointer, Consumer, Kinesis, Processor, Producer, StreamAddress } from "@effect-kinesis/core"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
+import { Session } from "node:inspector/promises"
 import { median, type Row, type Suite } from "./harness.js"
 import * as KinesaliteProcess from "./kinesaliteProcess.js"
 
@@ -18,7 +19,38 @@ const ROUNDS = 8
 const READ_RECORDS = 10_000
 /** Records of the end-to-end cases (producer sink, consumer stream), ~1 KiB of JSON each, 4 shards. */
 const E2E_RECORDS = 20_000
-const E2E_ROUNDS = 5
+const E2E_ROUNDS = 9
+/** Bytes between two samples of the allocation profiler (smaller: more exact, slower). */
+const SAMPLING_INTERVAL = 256
+
+/**
+ * JavaScript heap bytes `run` allocates, collected or not, by V8's sampling heap profiler (each sample
+ * stands for `SAMPLING_INTERVAL` bytes on average). ArrayBuffer contents live outside the heap and are not
+ * counted (a typed array's object is); the bytes of record data are counted by construction instead.
+ */
+const heapAllocated = async (run: () => Promise<void>): Promise<number> => {
+  const session = new Session()
+  session.connect()
+  try {
+    await session.post("HeapProfiler.enable")
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: SAMPLING_INTERVAL,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true
+    })
+    await run()
+    const { profile } = await session.post("HeapProfiler.stopSampling")
+    let total = 0
+    const walk = (node: { readonly selfSize: number; readonly children: ReadonlyArray<typeof node> }): void => {
+      total += node.selfSize
+      for (const child of node.children) walk(child)
+    }
+    walk(profile.head)
+    return total
+  } finally {
+    session.disconnect()
+  }
+}
 
 type Side = "raw" | Kinesis.DataPlane
 const SIDES: ReadonlyArray<Side> = ["raw", "sdk", "json", "cbor"]
@@ -126,6 +158,24 @@ const suite: Suite = {
       }
 
       const put1k = await putCase(1024)
+      // heap allocated per record by one more batch loop of each side (the profiler slows it: not timed)
+      const putRecords1k = Array.from({ length: RECORDS }, (_, i) => ({
+        data: new Uint8Array(1024).fill(i % 256),
+        partitionKey: `key-${i}`
+      }))
+      const putSdk1k = putRecords1k.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey }))
+      const putHeap = {
+        raw: await heapAllocated(async () => {
+          for (let i = 0; i < BATCHES_PER_ROUND; i++) {
+            await client.send(new PutRecordsCommand({ StreamName: current!.name, Records: putSdk1k }))
+          }
+        }),
+        cbor: await heapAllocated(async () => {
+          for (let i = 0; i < BATCHES_PER_ROUND; i++) {
+            await Effect.runPromise(ports.cbor.putRecords({ stream: current!, records: putRecords1k }))
+          }
+        })
+      }
       const put100 = await putCase(100)
 
       // reads: one stream holding READ_RECORDS × 1 KiB, read whole from TRIM_HORIZON by each side
@@ -170,6 +220,42 @@ const suite: Suite = {
           }
         }))
       })
+
+      const readWhole = (side: "raw" | "cbor") => async () => {
+        if (side === "raw") {
+          let iterator = (await client.send(
+            new GetShardIteratorCommand({
+              StreamName: current!.name,
+              ShardId: shardId,
+              ShardIteratorType: "TRIM_HORIZON"
+            })
+          )).ShardIterator
+          let n = 0
+          while (iterator !== undefined && n < READ_RECORDS) {
+            const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
+            n += out.Records?.length ?? 0
+            iterator = out.NextShardIterator
+          }
+          return
+        }
+        await Effect.runPromise(Effect.gen(function*() {
+          let iterator: string | undefined = yield* ports.cbor.getShardIterator({
+            stream: current!,
+            shardId,
+            position: { type: "TRIM_HORIZON" }
+          })
+          let n = 0
+          while (iterator !== undefined && n < READ_RECORDS) {
+            const out: Kinesis.GetRecordsResponse = yield* ports.cbor.getRecords({
+              shardIterator: iterator,
+              limit: 10_000
+            })
+            n += out.records.length
+            iterator = out.nextShardIterator
+          }
+        }))
+      }
+      const getHeap = { raw: await heapAllocated(readWhole("raw")), cbor: await heapAllocated(readWhole("cbor")) }
 
       // end to end: Stream.run(Producer.sink) with Processor.json into 4 shards, and Consumer.stream reading
       // them back, in CBOR mode, against the raw SDK loops doing the same traffic
@@ -302,6 +388,24 @@ const suite: Suite = {
           true
         ),
         {
+          case: "putRecords 500 × 1 KiB, cbor data plane: JavaScript heap allocated",
+          unit: "B/record",
+          ours: putHeap.cbor / putRecords,
+          baseline: { name: "raw client.send loop", value: putHeap.raw / putRecords },
+          ratio: putHeap.cbor / putHeap.raw,
+          ratioMeaning: "heap bytes, port ÷ raw"
+        },
+        {
+          case: `getRecords ${
+            READ_RECORDS.toLocaleString("en-US")
+          } × 1 KiB, cbor data plane: JavaScript heap allocated`,
+          unit: "B/record",
+          ours: getHeap.cbor / READ_RECORDS,
+          baseline: { name: "raw client.send loop", value: getHeap.raw / READ_RECORDS },
+          ratio: getHeap.cbor / getHeap.raw,
+          ratioMeaning: "heap bytes, port ÷ raw"
+        },
+        {
           case: "putRecords 500 × 1 KiB, sdk data plane: port overhead (wall time)",
           unit: "ms/call",
           ours: median(put1k.sdk.map((s) => s.wall)) / BATCHES_PER_ROUND,
@@ -344,7 +448,12 @@ const suite: Suite = {
   per shard) the producer sends what each shard may take as it comes, in smaller requests, each with its fixed cost
   (signature, HTTP). The consumer reads them back with \`Processor.json\` and a memory checkpointer; the raw loop reads
   every shard with GetRecords (SDK) and parses each record's JSON. ${E2E_ROUNDS} alternated rounds after one warm-up,
-  each side on a fresh stream.`
+  each side on a fresh stream.
+- Heap allocated: V8's sampling heap profiler (one sample per ~${SAMPLING_INTERVAL} B, collected objects included)
+  around one more pass of each side, untimed. Record data live in ArrayBuffers, outside the heap: by
+  construction the CBOR put copies each record's bytes once (into the request body) and the CBOR read copies
+  none (records are views into the response body, which the HTTP handler assembles from the socket's
+  chunks); the SDK base64-encodes every record into a string on the heap (put) and decodes each from one (get).`
       }
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))

@@ -538,7 +538,7 @@ export interface KinesisOptions {
    * Attempts the AWS SDK makes per call of its commands. Default **1**: the SDK does not retry, so
    * throttling and transient errors reach the library's retry `Schedule`s (which know about shards and
    * order) and your `Effect.catchTag`. Raise it only for calls you make yourself through the port. The
-   * `cbor` and `json` data planes (PutRecords, GetRecords) always make one attempt.
+   * `cbor` and `json` data planes (PutRecords, PutRecord, GetRecords) always make one attempt.
    */
   readonly maxAttempts?: number | undefined
   /** Per-request socket timeout (HTTP/1.1 handler). Default 30 seconds. */
@@ -552,20 +552,20 @@ export interface KinesisOptions {
   /** Any other `KinesisClient` configuration; the options above win. */
   readonly clientConfig?: KinesisClientConfig | undefined
   /**
-   * How PutRecords and GetRecords travel (every other operation uses the SDK's commands). Default
+   * How PutRecords, PutRecord and GetRecords travel (every other operation uses the SDK's commands). Default
    * `"cbor"`. See `DataPlane`.
    */
   readonly dataPlane?: DataPlane | undefined
 }
 
 /**
- * The wire of the data plane (PutRecords, GetRecords):
+ * The wire of the data plane (PutRecords, PutRecord, GetRecords):
  * - `"cbor"`: CBOR (`application/x-amz-cbor-1.1`), as the AWS SDK for Java and the KCL send it — record
  *   data as raw bytes, no base64, a body written in one pass; GetRecords data are views into the
  *   response. Signed with SigV4 and sent through the client's own handler, credentials and endpoint.
  * - `"json"`: the same path with JSON bodies built directly (base64 by Node), for an endpoint that
  *   refuses CBOR.
- * - `"sdk"`: the SDK's own `PutRecordsCommand` / `GetRecordsCommand` (JSON through its generic
+ * - `"sdk"`: the SDK's own `PutRecordsCommand` / `PutRecordCommand` / `GetRecordsCommand` (JSON through its generic
  *   serializer: the slowest).
  *
  * @since 0.1.0
@@ -587,7 +587,7 @@ export const defaults: {
 
 /**
  * Implements the port over an SDK client. The client is not destroyed by this function. `dataPlane`
- * chooses how PutRecords and GetRecords travel (default `"cbor"`; see `DataPlane`).
+ * chooses how PutRecords, PutRecord and GetRecords travel (default `"cbor"`; see `DataPlane`).
  *
  * @since 0.1.0
  * @category constructors

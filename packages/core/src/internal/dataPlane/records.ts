@@ -1,5 +1,5 @@
 /**
- * The bodies of the data plane's requests and responses — PutRecords and GetRecords — in the two wire
+ * The bodies of the data plane's requests and responses — PutRecords, PutRecord and GetRecords — in the two wire
  * formats Kinesis speaks: CBOR (`application/x-amz-cbor-1.1`, record data as raw byte strings) and JSON
  * (`application/x-amz-json-1.1`, record data in base64), written and read directly, without the SDK's
  * generic serializers.
