@@ -44,6 +44,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as internal from "./internal/producer/producer.js"
+import * as shapes from "./internal/producer/shapes.js"
 import type { Kinesis } from "./Kinesis.js"
 import * as Processor from "./Processor.js"
 import type { StreamAddress } from "./StreamAddress.js"
@@ -52,7 +53,7 @@ import type { StreamAddress } from "./StreamAddress.js"
  * @since 0.1.0
  * @category models
  */
-export type ProducerRecord<A> = internal.ProducerRecord<A>
+export type ProducerRecord<A> = shapes.ProducerRecord<A>
 
 /**
  * A value with its own partition key and/or explicit hash key, for `sink` and `offer`.
@@ -63,13 +64,13 @@ export type ProducerRecord<A> = internal.ProducerRecord<A>
 export const record: <A>(
   value: A,
   options?: { readonly partitionKey?: string | undefined; readonly explicitHashKey?: string | undefined }
-) => ProducerRecord<A> = internal.record
+) => ProducerRecord<A> = shapes.record
 
 /**
  * @since 0.1.0
  * @category refinements
  */
-export const isProducerRecord: (u: unknown) => u is ProducerRecord<unknown> = internal.isProducerRecord
+export const isProducerRecord: (u: unknown) => u is ProducerRecord<unknown> = shapes.isProducerRecord
 
 /**
  * Where a record was delivered.
@@ -77,7 +78,7 @@ export const isProducerRecord: (u: unknown) => u is ProducerRecord<unknown> = in
  * @since 0.1.0
  * @category models
  */
-export type Delivery = internal.Delivery
+export type Delivery = shapes.Delivery
 
 /**
  * `partitionKey` (else the `partitionKey` option, else a random key) and `explicitHashKey` of one record.
@@ -85,7 +86,7 @@ export type Delivery = internal.Delivery
  * @since 0.1.0
  * @category models
  */
-export type PutOptions = internal.PutOptions
+export type PutOptions = shapes.PutOptions
 
 /**
  * Every failure a producer can report: `PutRecordsFailed` (records not delivered after every retry,
@@ -96,7 +97,7 @@ export type PutOptions = internal.PutOptions
  * @since 0.1.0
  * @category errors
  */
-export type ProducerError = internal.ProducerError
+export type ProducerError = shapes.ProducerError
 
 /**
  * What the retry schedule is given: the error of a whole request, or the error codes of the records of
@@ -105,19 +106,19 @@ export type ProducerError = internal.ProducerError
  * @since 0.1.0
  * @category models
  */
-export type RetryInput = internal.RetryInput
+export type RetryInput = shapes.RetryInput
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type ShardLimits = internal.ShardLimits
+export type ShardLimits = shapes.ShardLimits
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type FlushSummary = internal.FlushSummary
+export type FlushSummary = shapes.FlushSummary
 
 /**
  * Options of `sink`, `make` and `layer` (defaults in `defaults`).
@@ -193,7 +194,7 @@ export interface ProducerOptions<A> {
  * @since 0.1.0
  * @category defaults
  */
-export const defaults = internal.defaults
+export const defaults = shapes.defaults
 
 /**
  * A running producer.

@@ -29,319 +29,31 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
-import { identity } from "effect/Function"
-import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as Intervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import * as Kinesis from "../../Kinesis.js"
-import {
-  type EncodeError,
-  type FailedRecord,
-  InvalidPartitionKey,
-  type InvalidStreamAddress,
-  isRetryable,
-  PutRecordsFailed,
-  type RecordTooLarge,
-  type ServiceError
-} from "../../KinesisError.js"
+import { type EncodeError, InvalidPartitionKey, PutRecordsFailed, type RecordTooLarge } from "../../KinesisError.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
 import type * as Processor from "../../Processor.js"
-import type { Producer as PublicProducer, ProducerOptions } from "../../Producer.js"
-import * as ShardMap from "../../ShardMap.js"
+import type { ProducerOptions } from "../../Producer.js"
 import * as StreamAddress from "../../StreamAddress.js"
 import * as Metrics from "../metrics.js"
 import * as Aggregators from "../processor/aggregators.js"
 import { encodeEntry } from "../processor/processor.js"
 import { utf8Length } from "../processor/utf8.js"
-import * as Routing from "../shardMap.js"
-import { ReadyQueue } from "./readyQueue.js"
-import { TokenBucket } from "./tokenBucket.js"
-
-// ---------------------------------------------------------------------------------------------
-// public shapes (re-exported by Producer.ts)
-// ---------------------------------------------------------------------------------------------
-
-/** @internal */
-export const RecordTypeId: unique symbol = Symbol.for("@effect-kinesis/core/Producer/ProducerRecord")
-
-/** @internal */
-export interface ProducerRecord<A> {
-  readonly [RecordTypeId]: typeof RecordTypeId
-  readonly value: A
-  readonly partitionKey?: string | undefined
-  readonly explicitHashKey?: string | undefined
-}
-
-/** @internal */
-export const record = <A>(
-  value: A,
-  options?: { readonly partitionKey?: string | undefined; readonly explicitHashKey?: string | undefined }
-): ProducerRecord<A> => ({
-  [RecordTypeId]: RecordTypeId,
-  value,
-  partitionKey: options?.partitionKey,
-  explicitHashKey: options?.explicitHashKey
-})
-
-/** @internal */
-export const isProducerRecord = (u: unknown): u is ProducerRecord<unknown> =>
-  typeof u === "object" && u !== null && RecordTypeId in u
-
-/** @internal */
-export interface Delivery {
-  readonly shardId: string
-  readonly sequenceNumber: string
-}
-
-/** @internal */
-export interface ShardLimits {
-  readonly recordsPerSecond?: number | undefined
-  readonly bytesPerSecond?: number | undefined
-  /** Multiplies both limits (e.g. 0.8 to leave room for another producer). */
-  readonly fraction?: number | undefined
-}
-
-/** @internal */
-export type ProducerError =
-  | PutRecordsFailed
-  | InvalidPartitionKey
-  | EncodeError
-  | RecordTooLarge
-  | ServiceError
-  | InvalidStreamAddress
-
-/** What the retry schedule sees: the error of a whole request, or the per-record error codes of a lane. @internal */
-export type RetryInput =
-  | { readonly _tag: "RequestFailed"; readonly error: ServiceError }
-  | { readonly _tag: "RecordsFailed"; readonly errorCodes: ReadonlyArray<string> }
-
-/** @internal */
-export interface FlushSummary {
-  readonly delivered: number
-  readonly failed: number
-}
-
-/** @internal */
-export const defaults = {
-  bufferTime: Duration.millis(100),
-  maxBatchRecords: 500,
-  maxBatchBytes: 5 * 1024 * 1024,
-  maxRecordSize: 1024 * 1024,
-  recordsPerSecond: 1000,
-  bytesPerSecond: 1024 * 1024,
-  maxQueueRecords: 10_000,
-  maxQueueBytes: 32 * 1024 * 1024,
-  maxInFlightRequests: 32,
-  shutdownTimeout: Duration.seconds(30),
-  retrySchedule: Schedule.exponential("100 millis", 2).pipe(
-    Schedule.jittered,
-    Schedule.union(Schedule.spaced("5 seconds")),
-    Schedule.intersect(Schedule.recurs(20))
-  ) as Schedule.Schedule<unknown, RetryInput>
-} as const
-
-/** The public producer, plus what the sink needs. @internal */
-export interface Producer<A> extends PublicProducer<A> {
-  /** Fails (after a flush, with every failure) once records have been given up on. */
-  readonly failed: Effect.Effect<void, ProducerError>
-}
-
-/** @internal */
-export interface PutOptions {
-  readonly partitionKey?: string | undefined
-  readonly explicitHashKey?: string | undefined
-}
-
-// ---------------------------------------------------------------------------------------------
-// engine state
-// ---------------------------------------------------------------------------------------------
-
-const NO_DATA = new Uint8Array(0)
-
-/**
- * A user record. When the processor does not aggregate (one user record per Kinesis record, as
- * `Processor.json`), it is also its own Kinesis record and PutRecords entry: `data` and `size` are
- * set when it is encoded, and no `Aggregate` is made for it (one object per record, not three).
- */
-class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
-  data: Uint8Array = NO_DATA
-  size = 0
-  constructor(
-    readonly value: A,
-    readonly partitionKey: string,
-    public explicitHashKey: string | undefined,
-    readonly deferred: Deferred.Deferred<Delivery, ProducerError> | undefined,
-    /**
-     * The producer made the partition key up (the default: one key of its own for all such records),
-     * so no ordering rule applies, and the record is routed to a shard chosen by weight instead of by
-     * MD5 of the key (an explicit hash key inside that shard says so to Kinesis, unless the aggregate
-     * carries the shard's own).
-     */
-    readonly generated: boolean
-  ) {}
-
-  /** Known for made-up keys (ASCII), so the accumulator need not measure them. */
-  get partitionKeyBytes(): number | undefined {
-    return this.generated ? this.partitionKey.length : undefined
-  }
-}
-
-/** A Kinesis record waiting in a lane (it is also the PutRecords entry sent for it). */
-type Pending<A> = Processor.Aggregate<A> | Item<A>
-
-/** The user records a Kinesis record carries. */
-const itemsOf = <A>(p: Pending<A>): ReadonlyArray<Item<A>> =>
-  p instanceof Item ? [p] : (p.records as ReadonlyArray<Item<A>>) // the accumulator returns the entries it was given
-
-/** Whether a user record of `p` has a key in `a` or `b` (a loop over the pump's hot path: no array per record). */
-const holdsKey = <A>(p: Pending<A>, a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {
-  if (p instanceof Item) return !p.generated && (a.has(p.partitionKey) || (b.size > 0 && b.has(p.partitionKey)))
-  for (const r of p.records as ReadonlyArray<Item<A>>) {
-    if (!r.generated && (a.has(r.partitionKey) || (b.size > 0 && b.has(r.partitionKey)))) return true
-  }
-  return false
-}
-
-/** Adds the keys of `p`'s user records (not made-up ones) to `set`. */
-const addKeys = <A>(p: Pending<A>, set: Set<string>): void => {
-  if (p instanceof Item) {
-    if (!p.generated) set.add(p.partitionKey)
-    return
-  }
-  for (const r of p.records as ReadonlyArray<Item<A>>) if (!r.generated) set.add(r.partitionKey)
-}
-
-const countOf = <A>(p: Pending<A>): number => (p instanceof Item ? 1 : p.records.length)
-
-/** Why the records of a request still in flight at the shutdown deadline fail. */
-const IN_FLIGHT_AT_CLOSE = {
-  errorCode: "ProducerClosed",
-  errorMessage: "the producer's shutdown deadline passed while this record's PutRecords was in flight: " +
-    "it may or may not have been written"
-} as const
-
-/** What a record that failed at least once carries (records that never failed carry nothing). */
-interface RetryInfo {
-  /** This record's retry schedule state. */
-  retryState: unknown
-  /** Clock ms before which it may not be sent again. */
-  notBefore: number
-  attempts: number
-  lastCode: string
-  lastMessage: string
-}
-
-interface Lane<A> {
-  readonly id: string
-  readonly shard: Kinesis.Shard | undefined
-  readonly accumulator: Processor.Accumulator<A>
-  /** Clock ms when the accumulator last went from empty to non-empty. */
-  accumulatingSince: number
-  /** Records ready to send, in order. */
-  readonly ready: ReadyQueue<Pending<A>>
-  readyBytes: number
-  /** Clock ms since the oldest ready record waits (−∞: retries, send as soon as allowed). */
-  readySince: number
-  inFlight: boolean
-  readonly recordBucket: TokenBucket | undefined
-  readonly byteBucket: TokenBucket | undefined
-  /** A lane of a closed shard: flush and send what it holds, then go away. */
-  draining: boolean
-  /** Explicit hash keys spread over the shard's range, for records with generated keys. */
-  readonly hashKeys: ReadonlyArray<string>
-  hashKeyCursor: number
-}
-
-/** Slots a lane's emptied ready queue keeps for reuse (a request's worth and some): more are let go. */
-const KEEP_READY_SLOTS = 2048
-/** Explicit hash keys per lane for generated keys (a power of two). */
-const HASH_KEYS_PER_LANE = 16
-/** Slots of the weighted round-robin table that spreads generated keys over lanes (a power of two). */
-const SPREAD_SLOTS = 1024
-
-/**
- * Explicit hash keys spread over a shard's range; for the lane of an unknown shard (no shard map),
- * over the whole hash space, so that records with the made-up key still spread over every shard.
- */
-const spreadHashKeys = (shard: Kinesis.Shard | undefined): ReadonlyArray<string> => {
-  const start = shard === undefined ? 0n : BigInt(shard.hashKeyRange.startingHashKey)
-  const end = shard === undefined ? ShardMap.MAX_HASH_KEY : BigInt(shard.hashKeyRange.endingHashKey)
-  const width = end - start + 1n
-  const n = BigInt(HASH_KEYS_PER_LANE)
-  return Array.from(
-    { length: HASH_KEYS_PER_LANE },
-    (_, i) => (start + (width * (2n * BigInt(i) + 1n)) / (2n * n)).toString()
-  )
-}
-
-/** Lanes in proportion to their shard's share of the hash space (largest remainder), interleaved. */
-const spreadTable = <L>(lanes: ReadonlyArray<L>, map: ShardMap.ShardMap): Array<L> => {
-  if (lanes.length === 0) return []
-  const space = Number(ShardMap.MAX_HASH_KEY) + 1
-  const exact = lanes.map((_, i) => (Number(map.ends[i]! - map.starts[i]!) + 1) / space * SPREAD_SLOTS)
-  const counts = exact.map((x) => Math.floor(x))
-  let left = SPREAD_SLOTS - counts.reduce((a, b) => a + b, 0)
-  const byRemainder = exact.map((x, i) => [x - Math.floor(x), i] as const).sort((a, b) => b[0] - a[0])
-  for (let k = 0; left > 0 && k < byRemainder.length; k++, left--) counts[byRemainder[k]![1]]!++
-  // interleave: slot j goes to the lane whose next due position (in units of its share) is earliest
-  const table: Array<L> = []
-  const next = counts.map((c) => (c > 0 ? SPREAD_SLOTS / c / 2 : Infinity))
-  for (let j = 0; j < SPREAD_SLOTS; j++) {
-    let best = 0
-    for (let i = 1; i < next.length; i++) if (next[i]! < next[best]!) best = i
-    table.push(lanes[best]!)
-    next[best] = next[best]! + SPREAD_SLOTS / counts[best]!
-  }
-  return table
-}
-
-const MAX_PARTITION_KEY = 256
-
-const checkKey = (partitionKey: string, explicitHashKey: string | undefined, value: unknown) => {
-  // Kinesis counts Unicode characters (code points): 1–256
-  let length = partitionKey.length
-  if (length > MAX_PARTITION_KEY) {
-    // more UTF-16 units than allowed characters: count code points (surrogate pairs are one)
-    length = 0
-    for (const _ of partitionKey) {
-      length++
-      if (length > MAX_PARTITION_KEY) break
-    }
-  }
-  if (length === 0) {
-    return new InvalidPartitionKey({
-      partitionKey,
-      reason: "a partition key is 1–256 characters; it is empty",
-      record: value
-    })
-  }
-  if (length > MAX_PARTITION_KEY) {
-    return new InvalidPartitionKey({
-      partitionKey,
-      reason: "a partition key is 1–256 characters; it is longer",
-      record: value
-    })
-  }
-  if (explicitHashKey !== undefined && Option.isNone(ShardMap.parseHashKey(explicitHashKey))) {
-    return new InvalidPartitionKey({
-      partitionKey,
-      reason: `explicit hash key ${JSON.stringify(explicitHashKey)} is not a decimal integer in 0 … 2^128 − 1`,
-      record: value
-    })
-  }
-  return undefined
-}
-
-/** Error codes of a PutRecords result entry that are worth retrying. */
-const RETRYABLE_CODES = new Set([
-  "ProvisionedThroughputExceededException",
-  "InternalFailure",
-  "InternalFailureException",
-  "ServiceUnavailable",
-  "KMSThrottlingException"
-])
+import { KEEP_READY_SLOTS, type Lane } from "./lane.js"
+import { Ledger } from "./ledger.js"
+import { addKeys, checkKey, countOf, holdsKey, Item, itemsOf, type Pending } from "./records.js"
+import { makeResponses, type Taken } from "./responses.js"
+import { Router } from "./router.js"
+import {
+  defaults,
+  type Delivery,
+  isProducerRecord,
+  type Producer,
+  type ProducerError,
+  type ProducerRecord,
+  type PutOptions
+} from "./shapes.js"
 
 /** @internal */
 export const make = <A>(
@@ -396,62 +108,12 @@ export const make = <A>(
     }
 
     const now0 = yield* Clock.currentTimeMillis
-    const lanes = new Map<string, Lane<A>>()
-    let map: Routing.Routing | undefined
-    let laneByIndex: Array<Lane<A>> = []
-    /** Lanes by share of the hash space, for generated keys (see `spreadTable`). */
-    let spread: Array<Lane<A>> = []
-    let spreadCursor = 0
-    /** Aggregates that carry their shard's explicit hash key (KPL): their user records need none. */
-    const carriesHashKey = processor.aggregator.carriesPartitionKeys
-    /** Lanes of closed shards still holding records: new lanes wait for them. */
-    let drainingLanes = 0
-    /** Shards seen in responses when the map is not listed ("skip"): scales the stream-wide limit. */
-    const seenShards = new Set<string>()
-
-    const makeLane = (id: string, shard: Kinesis.Shard | undefined, scale: number, now: number): Lane<A> => ({
-      id,
-      shard,
-      accumulator: processor.accumulator({
-        maxRecordSize,
-        maxAggregateSize: options.maxAggregateSize,
-        explicitHashKey: shard?.hashKeyRange.startingHashKey
-      }),
-      accumulatingSince: 0,
-      ready: new ReadyQueue(),
-      readyBytes: 0,
-      readySince: Infinity,
-      inFlight: false,
-      recordBucket: limits ? new TokenBucket(limits.records * scale, limits.records * scale, now) : undefined,
-      byteBucket: limits ? new TokenBucket(limits.bytes * scale, limits.bytes * scale, now) : undefined,
-      draining: false,
-      hashKeys: spreadHashKeys(shard),
-      hashKeyCursor: 0
-    })
-
-    const installMap = (shards: ReadonlyArray<Kinesis.Shard>, now: number) => {
-      const next = Routing.make(shards)
-      const open = new Set(next.shards.map((s) => s.shardId))
-      const closed: Array<Lane<A>> = []
-      for (const lane of lanes.values()) {
-        if (!open.has(lane.id) && !lane.draining) {
-          lane.draining = true
-          drainingLanes++
-          closed.push(lane)
-        }
-      }
-      laneByIndex = next.shards.map((shard) => {
-        const existing = lanes.get(shard.shardId)
-        if (existing !== undefined) return existing
-        const lane = makeLane(shard.shardId, shard, 1, now)
-        lanes.set(lane.id, lane)
-        return lane
-      })
-      spread = spreadTable(laneByIndex, next)
-      map = next
-      for (const lane of closed) reroute(lane, now)
-    }
-
+    const router = new Router<A>(
+      { processor, maxRecordSize, maxAggregateSize: options.maxAggregateSize, limits },
+      now0,
+      (lane, now) => reroute(lane, now)
+    )
+    const lanes = router.lanes
     /**
      * A KPL aggregate is routed by the explicit hash key of the shard it was built for: sent after a
      * split it would land in the child holding that key, with user records whose keys belong to the
@@ -460,7 +122,7 @@ export const make = <A>(
      * (A request already in flight when the reshard happened cannot be recalled.)
      */
     const reroute = (lane: Lane<A>, now: number) => {
-      if (!carriesHashKey) return // other records are routed by their own keys: they find the right child
+      if (!router.carriesHashKey) return // other records are routed by their own keys: they find the right child
       flushAccumulator(lane, now)
       if (lane.ready.size === 0) return
       const pending = lane.ready.waiting()
@@ -469,9 +131,9 @@ export const make = <A>(
       lane.readySince = Infinity
       const items: Array<Item<A>> = []
       for (const p of pending) {
-        outstandingBytes -= p.size
-        outstandingRecords -= countOf(p)
-        retries.delete(p)
+        ledger.outstandingBytes -= p.size
+        ledger.outstandingRecords -= countOf(p)
+        ledger.retries.delete(p)
         for (const r of itemsOf(p)) items.push(r)
       }
       const groups: Array<ReadonlyArray<Item<A>>> = []
@@ -481,59 +143,29 @@ export const make = <A>(
         const added = new Set(groups.flat())
         const failed = items.filter((item) => !added.has(item)).map((item): Pending<A> => {
           item.size = 0
-          outstandingRecords += 1
-          retryInfo(item).lastCode = error._tag
-          retryInfo(item).lastMessage = error.message
+          ledger.outstandingRecords += 1
+          ledger.retryInfo(item).lastCode = error._tag
+          ledger.retryInfo(item).lastMessage = error.message
           return item
         })
-        failAggregates(failed)
+        ledger.fail(failed)
       }
-    }
-
-    const FALLBACK = "*"
-    const fallbackLane = () => {
-      let lane = lanes.get(FALLBACK)
-      if (lane === undefined) {
-        // unknown shard: one lane for the stream, limited as if it had as many shards as seen so far
-        lane = makeLane(FALLBACK, undefined, Math.max(1, seenShards.size, map?.shards.length ?? 0), now0)
-        lanes.set(FALLBACK, lane)
-      }
-      return lane
     }
 
     const listShards = kinesis.listShards({ stream })
-    if (options.shardMap !== "skip") installMap(yield* listShards, now0)
+    if (options.shardMap !== "skip") router.install(yield* listShards, now0)
 
     // -- accounting ----------------------------------------------------------------------------
-    let outstandingRecords = 0 // user records accepted, not yet delivered or failed
-    let outstandingBytes = 0 // their Kinesis bytes once packed (ready + in flight)
-    let inFlightRequests = 0
-    /** `send` calls waiting for their record's delivery (while none waits, deliveries are not resolved). */
-    let sendsWaiting = 0
+    const ledger = new Ledger<A>(streamLabel, schedule.initial)
     /** Whether a record with a key of the user's came (until then no ordering rule can apply). */
     let userKeys = false
-    let delivered = 0
-    let failures: Array<FailedRecord> = []
-    let failedSinceReport = 0 // for the metric, updated by the pump
     let flushing = 0 // flush calls waiting: send without waiting for bufferTime
-    let refreshing = false
     const spaceWaiters: Array<Deferred.Deferred<void>> = []
     let idleWaiters: Array<Deferred.Deferred<void>> = []
     let wake = Deferred.unsafeMake<void>(yield* Effect.fiberId)
 
     const notify = () => {
       Deferred.unsafeDone(wake, Exit.void)
-    }
-
-    /** Retry state of records that failed at least once (dropped when they are delivered or given up). */
-    const retries = new Map<Pending<A>, RetryInfo>()
-    const retryInfo = (p: Pending<A>): RetryInfo => {
-      let info = retries.get(p)
-      if (info === undefined) {
-        info = { retryState: schedule.initial, notBefore: 0, attempts: 0, lastCode: "", lastMessage: "" }
-        retries.set(p, info)
-      }
-      return info
     }
 
     /**
@@ -564,17 +196,14 @@ export const make = <A>(
       const lane = laneFor(item)
       lane.ready.push(item)
       lane.readyBytes += item.size
-      outstandingBytes += item.size
-      outstandingRecords++
+      ledger.outstandingBytes += item.size
+      ledger.outstandingRecords++
       if (now < lane.readySince) lane.readySince = now
     }
 
-    /** Bytes held by the lanes' accumulators (kept up to date on add and flush, not recounted per put). */
-    let accumulatingBytes = 0
-
     /** Moves a lane's accumulator contents to its ready queue. */
     const flushAccumulator = (lane: Lane<A>, since: number) => {
-      accumulatingBytes -= lane.accumulator.pendingBytes
+      ledger.accumulatingBytes -= lane.accumulator.pendingBytes
       pushReady(lane, lane.accumulator.flush(), since)
     }
 
@@ -597,8 +226,11 @@ export const make = <A>(
      * latency, and garbage-collection work) longer, not delivery faster.
      */
     const hasRoom = () => {
-      if (outstandingRecords >= maxQueueRecords || outstandingBytes + accumulatingBytes >= maxQueueBytes) return false
-      if (outstandingRecords < maxBatchRecords) return true
+      if (
+        ledger.outstandingRecords >= maxQueueRecords ||
+        ledger.outstandingBytes + ledger.accumulatingBytes >= maxQueueBytes
+      ) return false
+      if (ledger.outstandingRecords < maxBatchRecords) return true
       if (openLane !== undefined && lanes.has(openLane.id) && !openLane.draining && !saturated(openLane)) return true
       for (const lane of lanes.values()) {
         if (!lane.draining && !saturated(lane)) {
@@ -613,39 +245,20 @@ export const make = <A>(
       if (spaceWaiters.length > 0 && hasRoom()) {
         for (const waiter of spaceWaiters.splice(0)) Deferred.unsafeDone(waiter, Exit.void)
       }
-      if (outstandingRecords === 0 && idleWaiters.length > 0) {
+      if (ledger.outstandingRecords === 0 && idleWaiters.length > 0) {
         const waiters = idleWaiters
         idleWaiters = []
         for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
       }
     }
 
-    const laneFor = (item: Item<A>): Lane<A> => {
-      const known = map !== undefined && laneByIndex.length > 0
-      if (item.generated) {
-        const lane = known ? spread[spreadCursor++ & (SPREAD_SLOTS - 1)]! : fallbackLane()
-        // KPL: the aggregate's own key, also on each user record: KCL drops an aggregate whose user
-        // records' keys (explicit, else MD5 of the partition key) fall outside the shard it was read from
-        item.explicitHashKey = carriesHashKey
-          ? lane.shard?.hashKeyRange.startingHashKey
-          : lane.hashKeys[lane.hashKeyCursor++ & (HASH_KEYS_PER_LANE - 1)]
-        return lane
-      }
-      if (map === undefined || !known) return fallbackLane()
-      if (item.explicitHashKey === undefined) {
-        const index = Routing.shardIndexOfPartitionKey(map, item.partitionKey)
-        return index < 0 ? fallbackLane() : laneByIndex[index]!
-      }
-      const hashKey = Option.getOrElse(ShardMap.parseHashKey(item.explicitHashKey), () => -1n)
-      const index = ShardMap.shardIndex(map, hashKey)
-      return index < 0 ? fallbackLane() : laneByIndex[index]!
-    }
+    const laneFor = (item: Item<A>): Lane<A> => router.laneFor(item)
 
     const pushReady = (lane: Lane<A>, aggregates: ReadonlyArray<Processor.Aggregate<A>>, since: number) => {
       for (const aggregate of aggregates) {
         lane.ready.push(aggregate)
         lane.readyBytes += aggregate.size
-        outstandingBytes += aggregate.size
+        ledger.outstandingBytes += aggregate.size
       }
       if (aggregates.length > 0 && since < lane.readySince) lane.readySince = since
     }
@@ -685,8 +298,8 @@ export const make = <A>(
         const pendingBefore = lane.accumulator.pendingBytes
         const result = lane.accumulator.add(group)
         if (Either.isLeft(result)) return result.left
-        accumulatingBytes += lane.accumulator.pendingBytes - pendingBefore
-        outstandingRecords += group.length
+        ledger.accumulatingBytes += lane.accumulator.pendingBytes - pendingBefore
+        ledger.outstandingRecords += group.length
         added?.push(group)
         if (wasEmpty && lane.accumulator.pendingRecords > 0) lane.accumulatingSince = now
         pushReady(lane, result.right, wasEmpty ? now : lane.accumulatingSince)
@@ -696,279 +309,25 @@ export const make = <A>(
     }
 
     // -- delivery ------------------------------------------------------------------------------
-    const resolveAggregate = (pending: Pending<A>, result: Delivery) => {
-      if (pending instanceof Item) {
-        if (pending.deferred !== undefined) {
-          Deferred.unsafeDone(
-            pending.deferred,
-            Exit.succeed({ shardId: result.shardId, sequenceNumber: result.sequenceNumber })
-          )
-        }
-        return
-      }
-      let delivery: Exit.Exit<Delivery> | undefined // made only when a `send` waits for it
-      for (const entry of pending.records) {
-        const item = entry as Item<A>
-        if (item.deferred !== undefined) {
-          delivery ??= Exit.succeed({ shardId: result.shardId, sequenceNumber: result.sequenceNumber })
-          Deferred.unsafeDone(item.deferred, delivery)
-        }
-      }
-    }
-
-    const failAggregates = (
-      list: ReadonlyArray<Pending<A>>,
-      reason?: { readonly errorCode: string; readonly errorMessage: string }
-    ) => {
-      if (list.length === 0) return
-      const failed: Array<FailedRecord> = list.map((p) => {
-        const info = retries.get(p)
-        retries.delete(p)
-        return {
-          partitionKey: p.partitionKey,
-          explicitHashKey: p.explicitHashKey,
-          records: itemsOf(p).map((r) => r.value),
-          errorCode: reason?.errorCode || info?.lastCode || "ProducerClosed",
-          errorMessage: reason?.errorMessage || info?.lastMessage ||
-            "the producer was closed before this record was delivered",
-          attempts: info?.attempts ?? 0
-        }
-      })
-      const error = new PutRecordsFailed({ stream: streamLabel, failures: failed })
-      let count = 0
-      for (const p of list) {
-        const items = itemsOf(p)
-        for (const item of items) {
-          if (item.deferred !== undefined) Deferred.unsafeDone(item.deferred, Exit.fail(error))
-        }
-        count += items.length
-        outstandingRecords -= items.length
-        outstandingBytes -= p.size
-      }
-      for (const f of failed) failures.push(f)
-      failedSinceReport += count
-    }
-
-    /**
-     * Puts records back at the head of their lane, in order, before anything can yield (so nothing behind
-     * them can be sent first), then steps each record's retry schedule: the lane waits for the longest
-     * delay, and a record whose schedule has ended is given up on (reported in `PutRecordsFailed`).
-     */
-    const retryLane = (lane: Lane<A>, list: Array<Pending<A>>, input: RetryInput, now: number) =>
-      Effect.suspend(() => {
-        // the lane stays in flight (nothing of it is sent) until every record's schedule has decided
-        lane.ready.replace(list.concat(lane.ready.waiting()))
-        for (const p of list) lane.readyBytes += p.size
-        lane.readySince = -Infinity
-        for (const p of list) retryInfo(p).notBefore = Infinity // until its schedule has decided
-        return Effect.map(
-          Effect.forEach(list, (p) => schedule.step(now, input, retryInfo(p).retryState)),
-          (steps) => {
-            const givenUp: Array<Pending<A>> = []
-            const retried: Array<Pending<A>> = []
-            // records that failed together are retried together: after the longest of their delays
-            let notBefore = now
-            for (let i = 0; i < list.length; i++) {
-              const p = list[i]!
-              const [state, , decision] = steps[i]!
-              if (ScheduleDecision.isDone(decision)) {
-                givenUp.push(p)
-              } else {
-                retryInfo(p).retryState = state
-                retried.push(p)
-                notBefore = Math.max(notBefore, Math.ceil(Intervals.start(decision.intervals)))
-              }
-            }
-            for (const p of retried) retryInfo(p).notBefore = notBefore
-            if (givenUp.length > 0) {
-              const drop = new Set(givenUp)
-              lane.ready.replace(lane.ready.waiting().filter((p) => !drop.has(p)))
-              for (const p of givenUp) lane.readyBytes -= p.size
-              failAggregates(givenUp)
-            }
-          }
-        )
-      }).pipe(Effect.ensuring(Effect.sync(() => {
-        lane.inFlight = false
-        if (metricsOn) mRetries(list.length)
-      })))
-
-    /** A lane's part of a request: `entries[from, to)`, of `bytes` bytes. */
-    interface Taken {
-      readonly lane: Lane<A>
-      readonly from: number
-      readonly to: number
-      readonly bytes: number
-    }
-
-    /**
-     * One PutRecords request and what its response means for each record. Everything but the call
-     * and the retry schedules' steps (failures only) runs synchronously: a request costs few Effect
-     * steps, since there is one per 500 records.
-     */
-    const send = (batch: ReadonlyArray<Taken>, entries: Array<Pending<A>>) =>
-      Effect.suspend(() => {
-        const started = clock.unsafeCurrentTimeMillis()
-        const call = Effect.either(kinesis.putRecords({ stream, records: entries })).pipe(
-          // interrupted only when the producer closes past its deadline: the outcome is unknown
-          Effect.onInterrupt(() =>
-            Effect.sync(() => {
-              inFlightRequests--
-              for (const { lane } of batch) lane.inFlight = false
-              failAggregates(entries, IN_FLIGHT_AT_CLOSE)
-            })
-          )
-        )
-        return Effect.flatMap(call, (result) => {
-          const now = clock.unsafeCurrentTimeMillis()
-          if (metricsOn) {
-            mRequests(1)
-            mBatch(entries.length)
-            mLatency((now - started) / 1000)
-          }
-          // lanes with records to retry stay in flight until their schedules have decided
-          const retrying: Array<Effect.Effect<void>> = []
-          let refresh = false
-          if (Either.isLeft(result)) {
-            const error = result.left
-            for (const { from, lane, to } of batch) {
-              const list = entries.slice(from, to)
-              for (const p of list) {
-                const info = retryInfo(p)
-                info.attempts++
-                info.lastCode = error._tag
-                info.lastMessage = error.message
-              }
-              if (isRetryable(error)) retrying.push(retryLane(lane, list, { _tag: "RequestFailed", error }, now))
-              else {
-                failAggregates(list)
-                lane.inFlight = false
-              }
-            }
-          } else {
-            const response = result.right
-            let deliveredRecords = 0
-            let deliveredKinesis = 0
-            let deliveredBytes = 0
-            let throttled = 0
-            let unexpectedShard = false
-            const results = response.records
-            for (const { bytes, from, lane, to } of batch) {
-              // The usual case, handled per lane rather than per record: every record went in, no
-              // `send` waits for a delivery, no record carries retry state, and the shard is known.
-              let allIn = sendsWaiting === 0 && retries.size === 0 && lane.shard !== undefined
-              for (let index = from; allIn && index < to; index++) {
-                const r = results[index]
-                if (r === undefined || r._tag !== "Success") allIn = false
-              }
-              if (allIn) {
-                let count = to - from
-                if (!direct) {
-                  count = 0
-                  for (let index = from; index < to; index++) count += countOf(entries[index]!)
-                }
-                deliveredRecords += count
-                deliveredKinesis += to - from
-                deliveredBytes += bytes
-                outstandingRecords -= count
-                outstandingBytes -= bytes
-                const last = results[to - 1]
-                if (last !== undefined && last._tag === "Success" && last.shardId !== lane.id) unexpectedShard = true
-                lane.inFlight = false
-                continue
-              }
-              let lastShard: string | undefined
-              let again: Array<Pending<A>> | undefined
-              let hopeless: Array<Pending<A>> | undefined
-              let codes: Array<string> | undefined
-              for (let index = from; index < to; index++) {
-                const p = entries[index]!
-                const r = results[index]
-                if (r !== undefined && r._tag === "Success") {
-                  if (retries.size > 0) retries.delete(p)
-                  resolveAggregate(p, r)
-                  const count = countOf(p)
-                  deliveredRecords += count
-                  deliveredKinesis++
-                  deliveredBytes += p.size
-                  outstandingRecords -= count
-                  outstandingBytes -= p.size
-                  lastShard = r.shardId
-                  if (lane.shard === undefined) seenShards.add(r.shardId)
-                } else {
-                  const info = retryInfo(p)
-                  info.attempts++
-                  info.lastCode = r === undefined ? "MissingResult" : r.errorCode
-                  info.lastMessage = r === undefined
-                    ? "PutRecords returned fewer results than records"
-                    : r.errorMessage
-                  if (
-                    info.lastCode === "ProvisionedThroughputExceededException" ||
-                    info.lastCode === "KMSThrottlingException"
-                  ) {
-                    throttled++
-                  }
-                  ;(codes ??= []).push(info.lastCode)
-                  if (r === undefined || RETRYABLE_CODES.has(r.errorCode)) (again ??= []).push(p)
-                  else (hopeless ??= []).push(p)
-                }
-              }
-              // the records of a lane in one request all land on its shard, unless the stream was resharded:
-              // then the later ones (at least) land elsewhere, so the last one tells
-              if (lane.shard !== undefined && lastShard !== undefined && lastShard !== lane.id) unexpectedShard = true
-              if (hopeless !== undefined) failAggregates(hopeless)
-              if (again !== undefined) {
-                retrying.push(retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes ?? [] }, now))
-              } else lane.inFlight = false
-            }
-            delivered += deliveredRecords
-            if (metricsOn) {
-              mRecords(deliveredRecords)
-              mKinesisRecords(deliveredKinesis)
-              mBytes(deliveredBytes)
-              if (throttled > 0) mThrottled(throttled)
-            }
-            if (unexpectedShard && !refreshing) {
-              refreshing = true
-              refresh = true
-            }
-          }
-          const done = () => {
-            inFlightRequests--
-            releaseSpace()
-            notify()
-          }
-          if (retrying.length === 0 && !refresh) {
-            done()
-            return Effect.void
-          }
-          return Effect.forEach(retrying, identity, { discard: true }).pipe(
-            Effect.zipRight(refresh ? refreshMap : Effect.void),
-            Effect.ensuring(Effect.sync(done))
-          )
-        })
-      })
-
-    /** Re-lists shards after a response revealed a shard the map does not know (a reshard). */
-    const refreshMap: Effect.Effect<void> = Effect.suspend(() =>
-      listShards.pipe(
-        Effect.flatMap((shards) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.sync(() => {
-              installMap(shards, now)
-            }))
-        ),
-        Effect.catchAll((error) =>
-          Effect.logWarning("effect-kinesis producer: could not refresh the shard map", error)
-        ),
-        Effect.ensuring(Effect.sync(() => {
-          refreshing = false
-          notify()
-        })),
-        Effect.forkIn(scope),
-        Effect.asVoid
-      )
-    )
+    const { send } = makeResponses<A>({
+      kinesis,
+      stream,
+      clock,
+      scope,
+      schedule,
+      direct,
+      ledger,
+      router,
+      listShards,
+      metrics: metricsOn
+        ? { mRequests, mBatch, mLatency, mRecords, mKinesisRecords, mBytes, mThrottled, mRetries }
+        : undefined,
+      settled: () => {
+        releaseSpace()
+        notify()
+      },
+      changed: notify
+    })
 
     // -- the pump --------------------------------------------------------------------------------
     const requests = yield* FiberSet.make<void, never>()
@@ -982,17 +341,9 @@ export const make = <A>(
       let nextAt = Infinity
       const started: Array<Effect.Effect<void>> = []
       if (closed) return { nextAt, started }
-      const lanesNow = [...lanes.values()]
       // drained lanes of closed shards go away
-      for (const lane of lanesNow) {
-        if (
-          lane.draining && !lane.inFlight && lane.accumulator.pendingRecords === 0 && lane.ready.size === 0
-        ) {
-          lanes.delete(lane.id)
-          drainingLanes--
-        }
-      }
-      const active = drainingLanes > 0 ? lanesNow.filter((l) => l.draining && lanes.has(l.id)) : [...lanes.values()]
+      router.retireDrained()
+      const active = router.active()
       // Writers are waiting for room: waiting for bufferTime (or a fuller batch) gains nothing, since no
       // more records can come in until some go out. Send what can be sent now.
       const pressed = spaceWaiters.length > 0
@@ -1015,7 +366,7 @@ export const make = <A>(
         return Math.max(lane.recordBucket.waitFor(count, now), lane.byteBucket.waitFor(bytes, now))
       }
       const eligible = (lane: Lane<A>) => !lane.inFlight && lane.ready.size > 0
-      while (inFlightRequests < maxInFlight) {
+      while (ledger.inFlightRequests < maxInFlight) {
         // is a request worth sending now? full, or its oldest record waited bufferTime, or flushing
         let readyRecords = 0
         let readyBytes = 0
@@ -1035,7 +386,7 @@ export const make = <A>(
           break
         }
         // build one request from the heads of eligible lanes, round robin
-        const batch: Array<Taken> = []
+        const batch: Array<Taken<A>> = []
         // An Aggregate is a PutRecordsEntry. Made at its largest possible size and cut to what was
         // taken: growing it by pushes cost ~15 bytes and two element copies per record.
         const limit = Math.min(maxBatchRecords, readyRecords)
@@ -1066,7 +417,7 @@ export const make = <A>(
           const recordBudget = lane.recordBucket === undefined ? Infinity : lane.recordBucket.budget(now)
           const byteBudget = lane.byteBucket === undefined ? Infinity : lane.byteBucket.budget(now)
           /** Nothing to skip over: no record waits for its retry delay, no key order to keep. */
-          const straight = retries.size === 0 && keys === undefined
+          const straight = ledger.retries.size === 0 && keys === undefined
           const queue = lane.ready
           const ready = queue.items
           const end = queue.end
@@ -1075,7 +426,7 @@ export const make = <A>(
           for (; i < end && count < limit; i++) {
             const p = ready[i]!
             if (!straight) {
-              const info = retries.size === 0 ? undefined : retries.get(p)
+              const info = ledger.retries.size === 0 ? undefined : ledger.retries.get(p)
               let take = info === undefined || info.notBefore <= now
               if (info !== undefined && !take && info.notBefore < nextAt) nextAt = info.notBefore
               if (take && keys !== undefined && blocked !== undefined) take = !holdsKey(p, keys, blocked)
@@ -1119,7 +470,7 @@ export const make = <A>(
         }
         cursor = (cursor + 1) % Math.max(1, n)
         if (batch.length === 0) break
-        inFlightRequests++
+        ledger.inFlightRequests++
         entries.length = count
         started.push(send(batch, entries))
       }
@@ -1152,12 +503,12 @@ export const make = <A>(
         const signal = wake
         const nextAt = pumpNow(now)
         if (metricsOn) {
-          if (failedSinceReport > 0) {
-            mFailed(failedSinceReport)
-            failedSinceReport = 0
+          if (ledger.failedSinceReport > 0) {
+            mFailed(ledger.failedSinceReport)
+            ledger.failedSinceReport = 0
           }
-          mQueueRecords(outstandingRecords)
-          mQueueBytes(outstandingBytes + accumulatingBytes)
+          mQueueRecords(ledger.outstandingRecords)
+          mQueueBytes(ledger.outstandingBytes + ledger.accumulatingBytes)
         }
         releaseSpace()
         if (nextAt === Infinity) yield* Deferred.await(signal)
@@ -1338,7 +689,7 @@ export const make = <A>(
           return Effect.zipRight(
             waitForRoom,
             Effect.suspend(() => {
-              const end = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - outstandingRecords))
+              const end = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - ledger.outstandingRecords))
               for (let start = from; start < end; start += OFFER_SLICE) {
                 // every lane holds a full request already: wait for room rather than queue more
                 if (start > from && !hasRoom()) return loop(start)
@@ -1368,27 +719,21 @@ export const make = <A>(
         if (item instanceof InvalidPartitionKey) return Effect.fail(item)
         // counted from before its record can be queued until the call ends (however it ends)
         return Effect.uninterruptibleMask((restore) => {
-          sendsWaiting++
+          ledger.sendsWaiting++
           return restore(waitForRoom.pipe(
             Effect.zipRight(offerItems([item])),
             Effect.zipRight(Deferred.await(deferred))
           )).pipe(Effect.ensuring(Effect.sync(() => {
-            sendsWaiting--
+            ledger.sendsWaiting--
           })))
         })
       })
-
-    const takeFailures = () => {
-      const list = failures
-      failures = []
-      return list
-    }
 
     const flush: Effect.Effect<void, ProducerError> = Effect.suspend(() => {
       flushing++
       notify()
       const waitIdle: Effect.Effect<void> = Effect.suspend(() => {
-        if (outstandingRecords === 0) return Effect.void
+        if (ledger.outstandingRecords === 0) return Effect.void
         const waiter = Deferred.unsafeMake<void>(FiberId.none)
         idleWaiters.push(waiter)
         return Effect.zipRight(Deferred.await(waiter), waitIdle)
@@ -1398,11 +743,11 @@ export const make = <A>(
           flushing--
         })),
         Effect.zipRight(Effect.suspend(() => {
-          const summary = { delivered, failed: failures.length }
+          const summary = { delivered: ledger.delivered, failed: ledger.failures.length }
           return options.afterFlush === undefined ? Effect.void : options.afterFlush(summary)
         })),
         Effect.zipRight(Effect.suspend(() => {
-          const failed = takeFailures()
+          const failed = ledger.takeFailures()
           return failed.length === 0
             ? Effect.void
             : Effect.fail(new PutRecordsFailed({ stream: streamLabel, failures: failed }))
@@ -1413,7 +758,7 @@ export const make = <A>(
     // Closing the scope delivers what is buffered, within shutdownTimeout, and reports what was not. The
     // deadline holds even while records are being retried: the flush is made interruptible (a finalizer
     // runs uninterruptibly, and a timeout cannot cut short what it cannot interrupt), then nothing more is
-    // sent, the requests in flight are interrupted and every record not delivered fails.
+    // sent, the requests in flight are interrupted and every record not ledger.delivered fails.
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? defaults.shutdownTimeout)
     yield* Effect.addFinalizer(() =>
       (Duration.isZero(shutdownTimeout)
@@ -1424,7 +769,7 @@ export const make = <A>(
             Effect.logError(
               `effect-kinesis producer for ${streamLabel}: ${
                 error === "timeout"
-                  ? `${outstandingRecords} record(s) not delivered within the shutdown timeout`
+                  ? `${ledger.outstandingRecords} record(s) not ledger.delivered within the shutdown timeout`
                   : error.message
               }`
             )
@@ -1442,7 +787,7 @@ export const make = <A>(
               for (const p of lane.ready.waiting()) left.push(p)
               lane.ready.clear()
             }
-            failAggregates(left)
+            ledger.fail(left)
           }))
         )
     )
@@ -1452,8 +797,11 @@ export const make = <A>(
       offer,
       send: sendOne,
       flush,
-      pending: Effect.sync(() => ({ records: outstandingRecords, bytes: outstandingBytes + accumulatingBytes })),
-      failed: Effect.suspend(() => failures.length === 0 ? Effect.void : flush)
+      pending: Effect.sync(() => ({
+        records: ledger.outstandingRecords,
+        bytes: ledger.outstandingBytes + ledger.accumulatingBytes
+      })),
+      failed: Effect.suspend(() => ledger.failures.length === 0 ? Effect.void : flush)
     }
     return producer
   })
