@@ -26,9 +26,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import * as Kinesis from "../../Kinesis.js"
 import { type EncodeError, InvalidPartitionKey, PutRecordsFailed, type RecordTooLarge } from "../../KinesisError.js"
@@ -40,10 +38,12 @@ import * as Metrics from "../metrics.js"
 import * as Aggregators from "../processor/aggregators.js"
 import { encodeEntry } from "../processor/processor.js"
 import { utf8Length } from "../processor/utf8.js"
-import { KEEP_READY_SLOTS, type Lane } from "./lane.js"
+import { makeDispatcher } from "./dispatcher.js"
+import { Gate } from "./gate.js"
+import type { Lane } from "./lane.js"
 import { Ledger } from "./ledger.js"
-import { addKeys, checkKey, countOf, holdsKey, Item, itemsOf, type Pending } from "./records.js"
-import { makeResponses, type Taken } from "./responses.js"
+import { checkKey, countOf, Item, itemsOf, type Pending } from "./records.js"
+import { makeResponses } from "./responses.js"
 import { Router } from "./router.js"
 import {
   defaults,
@@ -159,14 +159,14 @@ export const make = <A>(
     const ledger = new Ledger<A>(streamLabel, schedule.initial)
     /** Whether a record with a key of the user's came (until then no ordering rule can apply). */
     let userKeys = false
-    let flushing = 0 // flush calls waiting: send without waiting for bufferTime
-    const spaceWaiters: Array<Deferred.Deferred<void>> = []
-    let idleWaiters: Array<Deferred.Deferred<void>> = []
-    let wake = Deferred.unsafeMake<void>(yield* Effect.fiberId)
-
-    const notify = () => {
-      Deferred.unsafeDone(wake, Exit.void)
-    }
+    const gate = new Gate<A>(
+      ledger,
+      lanes,
+      { maxQueueRecords, maxQueueBytes, maxBatchRecords, maxBatchBytes },
+      yield* Effect.fiberId
+    )
+    const notify = () => gate.notify()
+    const releaseSpace = () => gate.releaseSpace()
 
     /**
      * One user record per Kinesis record, bytes unchanged (`Processor.json`, `bytes`, `string`, ...):
@@ -205,51 +205,6 @@ export const make = <A>(
     const flushAccumulator = (lane: Lane<A>, since: number) => {
       ledger.accumulatingBytes -= lane.accumulator.pendingBytes
       pushReady(lane, lane.accumulator.flush(), since)
-    }
-
-    /**
-     * A lane holds a whole request's worth of ready records (as much as one request may take from it):
-     * more records for it could not go out any sooner.
-     */
-    const saturated = (lane: Lane<A>): boolean => {
-      const count = lane.ready.size
-      if (count >= maxBatchRecords) return true
-      const bytes = lane.byteBucket === undefined ? maxBatchBytes : Math.min(maxBatchBytes, lane.byteBucket.capacity)
-      return lane.readyBytes >= bytes || (lane.recordBucket !== undefined && count >= lane.recordBucket.capacity)
-    }
-    /** The lane last seen not saturated: checked first, so `hasRoom` is O(1) while it stays so. */
-    let openLane: Lane<A> | undefined
-
-    /**
-     * Room for more records: under the queue bounds, and some lane could send more than it holds.
-     * When every lane already holds a full request, accepting more would only make the queue (and
-     * latency, and garbage-collection work) longer, not delivery faster.
-     */
-    const hasRoom = () => {
-      if (
-        ledger.outstandingRecords >= maxQueueRecords ||
-        ledger.outstandingBytes + ledger.accumulatingBytes >= maxQueueBytes
-      ) return false
-      if (ledger.outstandingRecords < maxBatchRecords) return true
-      if (openLane !== undefined && lanes.has(openLane.id) && !openLane.draining && !saturated(openLane)) return true
-      for (const lane of lanes.values()) {
-        if (!lane.draining && !saturated(lane)) {
-          openLane = lane
-          return true
-        }
-      }
-      return false
-    }
-
-    const releaseSpace = () => {
-      if (spaceWaiters.length > 0 && hasRoom()) {
-        for (const waiter of spaceWaiters.splice(0)) Deferred.unsafeDone(waiter, Exit.void)
-      }
-      if (ledger.outstandingRecords === 0 && idleWaiters.length > 0) {
-        const waiters = idleWaiters
-        idleWaiters = []
-        for (const waiter of waiters) Deferred.unsafeDone(waiter, Exit.void)
-      }
     }
 
     const laneFor = (item: Item<A>): Lane<A> => router.laneFor(item)
@@ -330,198 +285,22 @@ export const make = <A>(
     })
 
     // -- the pump --------------------------------------------------------------------------------
-    const requests = yield* FiberSet.make<void, never>()
-    let cursor = 0
-
-    /** Set at the shutdown deadline (or once the final flush is done): no request goes out after it. */
-    let closed = false
-
-    /** Builds as many requests as allowed now; returns them and the time of the next event (or Infinity). */
-    const pumpOnce = (now: number) => {
-      let nextAt = Infinity
-      const started: Array<Effect.Effect<void>> = []
-      if (closed) return { nextAt, started }
-      // drained lanes of closed shards go away
-      router.retireDrained()
-      const active = router.active()
-      // Writers are waiting for room: waiting for bufferTime (or a fuller batch) gains nothing, since no
-      // more records can come in until some go out. Send what can be sent now.
-      const pressed = spaceWaiters.length > 0
-      // accumulators due: bufferTime elapsed, or flushing / draining, or pressed with nothing else to send
-      for (const lane of active) {
-        if (lane.accumulator.pendingRecords === 0) continue
-        const due = lane.accumulatingSince + bufferTime
-        if (
-          flushing > 0 || lane.draining || due <= now ||
-          (pressed && !lane.inFlight && lane.ready.size === 0)
-        ) {
-          flushAccumulator(lane, lane.accumulatingSince)
-          lane.accumulatingSince = 0
-        } else if (due < nextAt) nextAt = due
-      }
-      const tokenWait = (lane: Lane<A>, now: number): number => {
-        if (lane.recordBucket === undefined || lane.byteBucket === undefined) return 0
-        const count = Math.min(lane.ready.size, maxBatchRecords)
-        const bytes = Math.min(lane.readyBytes, maxBatchBytes, lane.byteBucket.capacity)
-        return Math.max(lane.recordBucket.waitFor(count, now), lane.byteBucket.waitFor(bytes, now))
-      }
-      const eligible = (lane: Lane<A>) => !lane.inFlight && lane.ready.size > 0
-      while (ledger.inFlightRequests < maxInFlight) {
-        // is a request worth sending now? full, or its oldest record waited bufferTime, or flushing
-        let readyRecords = 0
-        let readyBytes = 0
-        let oldest = Infinity
-        for (const lane of active) {
-          if (!eligible(lane)) continue
-          readyRecords += lane.ready.size
-          readyBytes += lane.readyBytes
-          if (lane.readySince < oldest) oldest = lane.readySince
-        }
-        if (readyRecords === 0) break
-        const due = oldest + bufferTime
-        if (
-          !(flushing > 0 || pressed || readyRecords >= maxBatchRecords || readyBytes >= maxBatchBytes || due <= now)
-        ) {
-          if (due < nextAt) nextAt = due
-          break
-        }
-        // build one request from the heads of eligible lanes, round robin
-        const batch: Array<Taken<A>> = []
-        // An Aggregate is a PutRecordsEntry. Made at its largest possible size and cut to what was
-        // taken: growing it by pushes cost ~15 bytes and two element copies per record.
-        const limit = Math.min(maxBatchRecords, readyRecords)
-        const entries: Array<Pending<A>> = new Array(limit)
-        let count = 0
-        let bytes = 0
-        const n = active.length
-        for (let k = 0; k < n && count < limit; k++) {
-          const lane = active[(cursor + k) % n]!
-          if (!eligible(lane)) continue
-          // A rate-limited lane waits until its buckets hold a whole batch of what it has ready (or a
-          // full bucket), rather than trickling one record per refill: few, full requests.
-          const wait = tokenWait(lane, now)
-          if (wait > 0) {
-            if (now + wait < nextAt) nextAt = now + wait
-            continue
-          }
-          // Take records in lane order. A record waiting for its retry delay stays, and (preserveOrder)
-          // so does every later record sharing a partition key with it or with a record already taken
-          // into this request: keys never overtake each other, other keys go on.
-          // (Only records with keys of the user's: made-up keys are unique.)
-          const checkKeys = preserveOrder && userKeys
-          const keys = checkKeys ? new Set<string>() : undefined
-          const blocked = checkKeys ? new Set<string>() : undefined
-          const kept: Array<Pending<A>> = []
-          const from = count
-          // the buckets are not refilled within this call (one `now`): their budgets are read once
-          const recordBudget = lane.recordBucket === undefined ? Infinity : lane.recordBucket.budget(now)
-          const byteBudget = lane.byteBucket === undefined ? Infinity : lane.byteBucket.budget(now)
-          /** Nothing to skip over: no record waits for its retry delay, no key order to keep. */
-          const straight = ledger.retries.size === 0 && keys === undefined
-          const queue = lane.ready
-          const ready = queue.items
-          const end = queue.end
-          let laneBytes = 0
-          let i = queue.head
-          for (; i < end && count < limit; i++) {
-            const p = ready[i]!
-            if (!straight) {
-              const info = ledger.retries.size === 0 ? undefined : ledger.retries.get(p)
-              let take = info === undefined || info.notBefore <= now
-              if (info !== undefined && !take && info.notBefore < nextAt) nextAt = info.notBefore
-              if (take && keys !== undefined && blocked !== undefined) take = !holdsKey(p, keys, blocked)
-              if (!take) {
-                if (blocked !== undefined) addKeys(p, blocked)
-                kept.push(p)
-                if (kept.length >= maxBatchRecords) {
-                  i++
-                  break // scanned far enough
-                }
-                continue
-              }
-            }
-            const size = p.size
-            if (
-              bytes + size > maxBatchBytes ||
-              count - from + 1 > recordBudget ||
-              laneBytes + size > byteBudget
-            ) break
-            if (keys !== undefined) addKeys(p, keys)
-            entries[count++] = p
-            ready[i] = undefined
-            laneBytes += size
-            bytes += size
-          }
-          const taken = count - from
-          if (taken === 0) continue
-          // what was skipped goes back in front of what was not looked at
-          if (kept.length === 0) {
-            queue.advance(i, KEEP_READY_SLOTS)
-          } else {
-            queue.replace(kept.concat(ready.slice(i, end) as Array<Pending<A>>)) // not taken: all set
-          }
-          lane.readyBytes -= laneBytes
-          lane.recordBucket?.take(taken, now)
-          lane.byteBucket?.take(laneBytes, now)
-          lane.inFlight = true
-          if (queue.size === 0) lane.readySince = Infinity
-          else if (lane.readySince === -Infinity) lane.readySince = now
-          batch.push({ lane, from, to: count, bytes: laneBytes })
-        }
-        cursor = (cursor + 1) % Math.max(1, n)
-        if (batch.length === 0) break
-        ledger.inFlightRequests++
-        entries.length = count
-        started.push(send(batch, entries))
-      }
-      return { nextAt, started }
-    }
-
-    /**
-     * Starts a request at once, on this thread: it runs until its call suspends (with the SDK, on the
-     * network; with a port that answers at once, to its end: the response is handled before this
-     * returns). The fiber is the producer's (its runtime and scope), whoever calls this.
-     */
-    const runRequest = yield* FiberSet.runtime(requests)<never>()
-    /**
-     * Sends what is due now, from the fiber that just queued records (`offer`): a full request goes
-     * out before more records are encoded, rather than when the pump fiber next runs. Records then
-     * wait less, and fewer are alive at a time (less garbage-collection work, warmer caches). The pump
-     * fiber does the same each time it wakes. Returns when the next request may be due.
-     */
-    const pumpNow = (now: number): number => {
-      const { nextAt, started } = pumpOnce(Math.floor(now))
-      for (const request of started) runRequest(request)
-      return nextAt
-    }
-
-    const pump = Effect.gen(function*() {
-      while (true) {
-        // whole milliseconds: jittered delays put fractional instants on the clock, and a sleep of a
-        // fraction of a nanosecond would wake the pump before anything could change (a busy loop)
-        const now = Math.floor(clock.unsafeCurrentTimeMillis())
-        const signal = wake
-        const nextAt = pumpNow(now)
-        if (metricsOn) {
-          if (ledger.failedSinceReport > 0) {
-            mFailed(ledger.failedSinceReport)
-            ledger.failedSinceReport = 0
-          }
-          mQueueRecords(ledger.outstandingRecords)
-          mQueueBytes(ledger.outstandingBytes + ledger.accumulatingBytes)
-        }
-        releaseSpace()
-        if (nextAt === Infinity) yield* Deferred.await(signal)
-        else {
-          yield* Effect.raceFirst(
-            Deferred.await(signal),
-            Effect.sleep(Duration.millis(Math.max(1, Math.ceil(nextAt - now))))
-          )
-        }
-        if (signal === wake) wake = Deferred.unsafeMake<void>(yield* Effect.fiberId)
-      }
+    const dispatcher = yield* makeDispatcher<A>({
+      router,
+      ledger,
+      gate,
+      clock,
+      send,
+      flushAccumulator: (lane, since) => flushAccumulator(lane, since),
+      userKeys: () => userKeys,
+      bufferTime,
+      maxBatchRecords,
+      maxBatchBytes,
+      maxInFlight,
+      preserveOrder,
+      metrics: metricsOn ? { mFailed, mQueueRecords, mQueueBytes } : undefined
     })
-    yield* Effect.forkIn(pump, scope)
+    const pumpNow = (now: number) => dispatcher.pumpNow(now)
 
     // -- API -------------------------------------------------------------------------------------
     /**
@@ -566,12 +345,7 @@ export const make = <A>(
       return new Item(value, key, explicitHashKey, deferred, false)
     }
 
-    const waitForRoom: Effect.Effect<void> = Effect.suspend(() => {
-      if (hasRoom()) return Effect.void
-      const waiter = Deferred.unsafeMake<void>(FiberId.none)
-      spaceWaiters.push(waiter)
-      return Effect.zipRight(Deferred.await(waiter), waitForRoom)
-    })
+    const waitForRoom = gate.waitForRoom
 
     /**
      * Adds items (already made); on an item that cannot be added, those before it are in and its
@@ -692,7 +466,7 @@ export const make = <A>(
               const end = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - ledger.outstandingRecords))
               for (let start = from; start < end; start += OFFER_SLICE) {
                 // every lane holds a full request already: wait for room rather than queue more
-                if (start > from && !hasRoom()) return loop(start)
+                if (start > from && !gate.hasRoom()) return loop(start)
                 const now = clock.unsafeCurrentTimeMillis()
                 const error = addSlice(inputs, start, Math.min(end, start + OFFER_SLICE), now)
                 pumpNow(now)
@@ -730,17 +504,11 @@ export const make = <A>(
       })
 
     const flush: Effect.Effect<void, ProducerError> = Effect.suspend(() => {
-      flushing++
+      gate.flushing++
       notify()
-      const waitIdle: Effect.Effect<void> = Effect.suspend(() => {
-        if (ledger.outstandingRecords === 0) return Effect.void
-        const waiter = Deferred.unsafeMake<void>(FiberId.none)
-        idleWaiters.push(waiter)
-        return Effect.zipRight(Deferred.await(waiter), waitIdle)
-      })
-      return waitIdle.pipe(
+      return gate.waitIdle.pipe(
         Effect.ensuring(Effect.sync(() => {
-          flushing--
+          gate.flushing--
         })),
         Effect.zipRight(Effect.suspend(() => {
           const summary = { delivered: ledger.delivered, failed: ledger.failures.length }
@@ -758,7 +526,7 @@ export const make = <A>(
     // Closing the scope delivers what is buffered, within shutdownTimeout, and reports what was not. The
     // deadline holds even while records are being retried: the flush is made interruptible (a finalizer
     // runs uninterruptibly, and a timeout cannot cut short what it cannot interrupt), then nothing more is
-    // sent, the requests in flight are interrupted and every record not ledger.delivered fails.
+    // sent, the requests in flight are interrupted and every record not delivered fails.
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? defaults.shutdownTimeout)
     yield* Effect.addFinalizer(() =>
       (Duration.isZero(shutdownTimeout)
@@ -774,11 +542,8 @@ export const make = <A>(
               }`
             )
           ),
-          Effect.zipRight(Effect.sync(() => {
-            closed = true
-          })),
-          // the records of an interrupted request fail with IN_FLIGHT_AT_CLOSE (see `send`)
-          Effect.zipRight(FiberSet.clear(requests)),
+          // nothing more is sent; the records of an interrupted request fail (see `send`)
+          Effect.zipRight(dispatcher.close),
           Effect.zipRight(Effect.sync(() => {
             // fail whatever is left so no `send` waits forever
             const left: Array<Pending<A>> = []
