@@ -124,9 +124,9 @@ export interface Entry<A> {
  * @since 0.1.0
  * @category models
  */
-export interface Aggregate<A> extends PutRecordsEntry {
+export interface Aggregate<A, E extends Entry<A> = Entry<A>> extends PutRecordsEntry {
   /** The `Entry` objects given to `Accumulator.add` that this record carries (the same objects). */
-  readonly records: ReadonlyArray<Entry<A>>
+  readonly records: ReadonlyArray<E>
   /** Bytes counted against the record size limit: data plus UTF-8 bytes of the partition key. */
   readonly size: number
 }
@@ -293,17 +293,17 @@ export interface AccumulatorOptions {
  * @since 0.1.0
  * @category models
  */
-export interface Accumulator<A> {
+export interface Accumulator<A, E extends Entry<A> = Entry<A>> {
   /**
    * Adds user records. All or nothing: if one of them cannot be encoded (`EncodeError`, naming the
    * value) or cannot fit in a record of `maxRecordSize` (`RecordTooLarge`), none of `entries` is added
    * and the accumulator is unchanged.
    */
   readonly add: (
-    entries: ReadonlyArray<Entry<A>>
-  ) => Either.Either<ReadonlyArray<Aggregate<A>>, EncodeError | RecordTooLarge>
+    entries: ReadonlyArray<E>
+  ) => Either.Either<ReadonlyArray<Aggregate<A, E>>, EncodeError | RecordTooLarge>
   /** The Kinesis records still being built; empties the accumulator. */
-  readonly flush: () => ReadonlyArray<Aggregate<A>>
+  readonly flush: () => ReadonlyArray<Aggregate<A, E>>
   /** User records added and not yet returned. */
   readonly pendingRecords: number
   /** Size (data + partition keys) of the Kinesis records still being built. */
@@ -327,7 +327,7 @@ export interface Processor<A> extends Pipeable {
    * A new producer-side accumulator. Throws a `RangeError` (a programming error) when `maxRecordSize`
    * or `maxAggregateSize` is not a positive integer or `maxRecordSize` exceeds 10 MiB.
    */
-  readonly accumulator: (options?: AccumulatorOptions) => Accumulator<A>
+  readonly accumulator: <E extends Entry<A> = Entry<A>>(options?: AccumulatorOptions) => Accumulator<A, E>
   /**
    * The user records of one Kinesis record, or the first `DecodeError` (shard id, sequence number,
    * sub-sequence number and the cause).

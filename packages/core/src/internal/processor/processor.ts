@@ -41,8 +41,8 @@ export const defaults = {
 // ---------------------------------------------------------------------------------------------
 
 /** One Kinesis record being built, with the user records it carries. */
-class Group<A> {
-  readonly entries: Array<Entry<A>> = []
+class Group<A, E extends Entry<A>> {
+  readonly entries: Array<E> = []
   /** data + partition key bytes so far */
   size = 0
   constructor(
@@ -94,17 +94,17 @@ export const encodeEntry = <A>(
   return item
 }
 
-class AccumulatorImpl<A> implements Accumulator<A> {
+class AccumulatorImpl<A, E extends Entry<A>> implements Accumulator<A, E> {
   private readonly maxRecordSize: number
   private readonly maxAggregateSize: number
   private readonly explicitHashKey: string | undefined
   private readonly serializer: Serializer<A>
   private readonly aggregator: Aggregator
   /** KPL: the one aggregate being built (the caller groups by shard). */
-  private current: Group<A> | undefined = undefined
+  private current: Group<A, E> | undefined = undefined
   /** Other aggregators: one aggregate per partition key, and per (explicit hash key, partition key). */
-  private readonly byKey = new Map<string, Group<A>>()
-  private readonly byHashAndKey = new Map<string, Group<A>>()
+  private readonly byKey = new Map<string, Group<A, E>>()
+  private readonly byHashAndKey = new Map<string, Group<A, E>>()
   pendingRecords = 0
   pendingBytes = 0
 
@@ -123,7 +123,7 @@ class AccumulatorImpl<A> implements Accumulator<A> {
     this.explicitHashKey = options?.explicitHashKey
   }
 
-  add(entries: ReadonlyArray<Entry<A>>): Either.Either<ReadonlyArray<Aggregate<A>>, EncodeError | RecordTooLarge> {
+  add(entries: ReadonlyArray<E>): Either.Either<ReadonlyArray<Aggregate<A, E>>, EncodeError | RecordTooLarge> {
     const { aggregator, maxRecordSize, serializer } = this
     const { dataLengthOf, validate } = aggregator
     const encode = serializer.encode
@@ -140,7 +140,7 @@ class AccumulatorImpl<A> implements Accumulator<A> {
       keyBytes[i] = pkBytes
     }
     // 2. pack
-    const out: Array<Aggregate<A>> = []
+    const out: Array<Aggregate<A, E>> = []
     if (aggregator === aggregators.single) {
       // one user record per Kinesis record, its bytes unchanged: no builder needed
       for (let i = 0; i < n; i++) {
@@ -161,7 +161,7 @@ class AccumulatorImpl<A> implements Accumulator<A> {
         const entry = entries[i]
         const builder = aggregator.builder()
         builder.tryAdd(items[i], entry.partitionKey, entry.explicitHashKey, maxRecordSize)
-        const group = new Group<A>(builder, entry.partitionKey, keyBytes[i], entry.explicitHashKey)
+        const group = new Group<A, E>(builder, entry.partitionKey, keyBytes[i], entry.explicitHashKey)
         group.entries.push(entry)
         out.push(complete(group))
       }
@@ -183,7 +183,7 @@ class AccumulatorImpl<A> implements Accumulator<A> {
         group = undefined
       }
       if (group === undefined) {
-        group = new Group<A>(
+        group = new Group<A, E>(
           aggregator.builder(),
           partitionKey,
           keyBytes[i],
@@ -204,8 +204,8 @@ class AccumulatorImpl<A> implements Accumulator<A> {
     return Either.right(out)
   }
 
-  flush(): ReadonlyArray<Aggregate<A>> {
-    const out: Array<Aggregate<A>> = []
+  flush(): ReadonlyArray<Aggregate<A, E>> {
+    const out: Array<Aggregate<A, E>> = []
     if (this.current !== undefined) this.complete(this.current, out)
     for (const group of this.byKey.values()) out.push(complete(group))
     for (const group of this.byHashAndKey.values()) out.push(complete(group))
@@ -216,13 +216,13 @@ class AccumulatorImpl<A> implements Accumulator<A> {
     return out
   }
 
-  private lookup(partitionKey: string, explicitHashKey: string | undefined): Group<A> | undefined {
+  private lookup(partitionKey: string, explicitHashKey: string | undefined): Group<A, E> | undefined {
     return explicitHashKey === undefined
       ? this.byKey.get(partitionKey)
       : this.byHashAndKey.get(hashAndKey(explicitHashKey, partitionKey))
   }
 
-  private complete(group: Group<A>, out: Array<Aggregate<A>>): void {
+  private complete(group: Group<A, E>, out: Array<Aggregate<A, E>>): void {
     if (group === this.current) {
       this.current = undefined
     } else if (group.explicitHashKey === undefined) {
@@ -239,7 +239,7 @@ class AccumulatorImpl<A> implements Accumulator<A> {
 // an explicit hash key is a decimal string: it cannot contain the separator
 const hashAndKey = (explicitHashKey: string, partitionKey: string): string => `${explicitHashKey}\u0000${partitionKey}`
 
-const complete = <A>(group: Group<A>): Aggregate<A> => {
+const complete = <A, E extends Entry<A>>(group: Group<A, E>): Aggregate<A, E> => {
   const data = group.builder.build()
   return {
     data,
@@ -413,8 +413,8 @@ export const make = <A>(options: {
     serializer,
     aggregator,
     maxAggregateSize: options.maxAggregateSize ?? aggregator.defaultMaxAggregateSize,
-    accumulator: (accumulatorOptions?: AccumulatorOptions): Accumulator<A> =>
-      new AccumulatorImpl(self, accumulatorOptions),
+    accumulator: <E extends Entry<A> = Entry<A>>(accumulatorOptions?: AccumulatorOptions): Accumulator<A, E> =>
+      new AccumulatorImpl<A, E>(self, accumulatorOptions),
     deaggregate: (record: KinesisRecord, shardId: string) => deaggregate(serializer, aggregator, record, shardId),
     deaggregateLenient: (record: KinesisRecord, shardId: string) =>
       deaggregateLenient(serializer, aggregator, record, shardId)

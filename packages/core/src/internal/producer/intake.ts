@@ -130,7 +130,7 @@ export const makeIntake = <A>(ctx: IntakeContext<A>) => {
 
   const laneFor = (item: Item<A>): Lane<A> => router.laneFor(item)
 
-  const pushReady = (lane: Lane<A>, aggregates: ReadonlyArray<Processor.Aggregate<A>>, since: number) => {
+  const pushReady = (lane: Lane<A>, aggregates: ReadonlyArray<Processor.Aggregate<A, Item<A>>>, since: number) => {
     for (const aggregate of aggregates) {
       lane.ready.push(aggregate)
       lane.readyBytes += aggregate.size
@@ -293,9 +293,13 @@ export const makeIntake = <A>(ctx: IntakeContext<A>) => {
           }
         }
         const item = toItem(input, undefined)
-        error = item instanceof InvalidPartitionKey ? item : encodeItem(item)
+        if (item instanceof InvalidPartitionKey) {
+          error = item
+          break
+        }
+        error = encodeItem(item)
         if (error !== undefined) break
-        encoded[n++] = item as Item<A>
+        encoded[n++] = item
       }
       for (let i = 0; i < n; i++) {
         queueDirect(encoded[i]!, now)

@@ -12,13 +12,13 @@ import type * as Kinesis from "../../Kinesis.js"
 import type * as Processor from "../../Processor.js"
 import * as ShardMap from "../../ShardMap.js"
 import type { ReadyQueue } from "./readyQueue.js"
-import type { Pending } from "./records.js"
+import type { Item, Pending } from "./records.js"
 import type { TokenBucket } from "./tokenBucket.js"
 
 export interface Lane<A> {
   readonly id: string
   readonly shard: Kinesis.Shard | undefined
-  readonly accumulator: Processor.Accumulator<A>
+  readonly accumulator: Processor.Accumulator<A, Item<A>>
   /** Clock ms when the accumulator last went from empty to non-empty. */
   accumulatingSince: number
   /** Records ready to send, in order. */

@@ -69,8 +69,7 @@ export class Ledger<A> {
       return
     }
     let delivery: Exit.Exit<Delivery> | undefined // made only when a `send` waits for it
-    for (const entry of pending.records) {
-      const item = entry as Item<A>
+    for (const item of pending.records) {
       if (item.deferred !== undefined) {
         delivery ??= Exit.succeed({ shardId: result.shardId, sequenceNumber: result.sequenceNumber })
         Deferred.unsafeDone(item.deferred, delivery)

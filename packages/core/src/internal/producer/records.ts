@@ -44,16 +44,15 @@ export class Item<A> implements Processor.Entry<A>, Kinesis.PutRecordsEntry {
 }
 
 /** A Kinesis record waiting in a lane (it is also the PutRecords entry sent for it). */
-export type Pending<A> = Processor.Aggregate<A> | Item<A>
+export type Pending<A> = Processor.Aggregate<A, Item<A>> | Item<A>
 
 /** The user records a Kinesis record carries. */
-export const itemsOf = <A>(p: Pending<A>): ReadonlyArray<Item<A>> =>
-  p instanceof Item ? [p] : (p.records as ReadonlyArray<Item<A>>) // the accumulator returns the entries it was given
+export const itemsOf = <A>(p: Pending<A>): ReadonlyArray<Item<A>> => p instanceof Item ? [p] : p.records
 
 /** Whether a user record of `p` has a key in `a` or `b` (a loop over the pump's hot path: no array per record). */
 export const holdsKey = <A>(p: Pending<A>, a: ReadonlySet<string>, b: ReadonlySet<string>): boolean => {
   if (p instanceof Item) return !p.generated && (a.has(p.partitionKey) || (b.size > 0 && b.has(p.partitionKey)))
-  for (const r of p.records as ReadonlyArray<Item<A>>) {
+  for (const r of p.records) {
     if (!r.generated && (a.has(r.partitionKey) || (b.size > 0 && b.has(r.partitionKey)))) return true
   }
   return false
@@ -65,7 +64,7 @@ export const addKeys = <A>(p: Pending<A>, set: Set<string>): void => {
     if (!p.generated) set.add(p.partitionKey)
     return
   }
-  for (const r of p.records as ReadonlyArray<Item<A>>) if (!r.generated) set.add(r.partitionKey)
+  for (const r of p.records) if (!r.generated) set.add(r.partitionKey)
 }
 
 export const countOf = <A>(p: Pending<A>): number => (p instanceof Item ? 1 : p.records.length)

@@ -65,7 +65,7 @@ export class Router<A> {
     return {
       id,
       shard,
-      accumulator: processor.accumulator({
+      accumulator: processor.accumulator<Item<A>>({
         maxRecordSize,
         maxAggregateSize,
         explicitHashKey: shard?.hashKeyRange.startingHashKey
