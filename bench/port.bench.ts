@@ -188,7 +188,8 @@ const suite: Suite = {
         await client.send(new PutRecordsCommand({ StreamName: current!.name, Records: readRecords }))
       }
       const shardId = "shardId-000000000000"
-      const get = await rounds(2, async (side) => {
+      /** Reads the whole shard from TRIM_HORIZON: with the raw SDK loop, or through the port in a mode. */
+      const readWhole = (side: Side) => async () => {
         if (side === "raw") {
           let iterator = (await client.send(
             new GetShardIteratorCommand({
@@ -219,42 +220,8 @@ const suite: Suite = {
             iterator = out.nextShardIterator
           }
         }))
-      })
-
-      const readWhole = (side: "raw" | "cbor") => async () => {
-        if (side === "raw") {
-          let iterator = (await client.send(
-            new GetShardIteratorCommand({
-              StreamName: current!.name,
-              ShardId: shardId,
-              ShardIteratorType: "TRIM_HORIZON"
-            })
-          )).ShardIterator
-          let n = 0
-          while (iterator !== undefined && n < READ_RECORDS) {
-            const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
-            n += out.Records?.length ?? 0
-            iterator = out.NextShardIterator
-          }
-          return
-        }
-        await Effect.runPromise(Effect.gen(function*() {
-          let iterator: string | undefined = yield* ports.cbor.getShardIterator({
-            stream: current!,
-            shardId,
-            position: { type: "TRIM_HORIZON" }
-          })
-          let n = 0
-          while (iterator !== undefined && n < READ_RECORDS) {
-            const out: Kinesis.GetRecordsResponse = yield* ports.cbor.getRecords({
-              shardIterator: iterator,
-              limit: 10_000
-            })
-            n += out.records.length
-            iterator = out.nextShardIterator
-          }
-        }))
       }
+      const get = await rounds(2, (side) => readWhole(side)())
       const getHeap = { raw: await heapAllocated(readWhole("raw")), cbor: await heapAllocated(readWhole("cbor")) }
 
       // end to end: Stream.run(Producer.sink) with Processor.json into 4 shards, and Consumer.stream reading
