@@ -35,7 +35,7 @@ import type { ServiceError } from "../KinesisError.js"
 import * as StreamAddress from "../StreamAddress.js"
 import * as Records from "./dataPlane/records.js"
 import type * as Transport from "./dataPlane/transport.js"
-import { fromSdkError } from "./sdkErrors.js"
+import { fromSdkError, PUT_RECORDS_ERRORS } from "./sdkErrors.js"
 
 /** @internal */
 export const defaults = {
@@ -70,15 +70,7 @@ const call = <A, T extends Tag>(
       ) as Extract<ServiceError, { readonly _tag: T }>
   })
 
-const PUT_RECORDS = [
-  "ProvisionedThroughputExceeded",
-  "LimitExceeded",
-  "ResourceNotFound",
-  "InvalidArgument",
-  "AccessDenied",
-  "KmsError",
-  "KinesisUnknownError"
-] as const satisfies ReadonlyArray<Kinesis.PutRecordsError["_tag"]>
+const PUT_RECORDS = PUT_RECORDS_ERRORS satisfies ReadonlyArray<Kinesis.PutRecordsError["_tag"]>
 const GET_RECORDS = [...PUT_RECORDS, "ExpiredIterator"] as const satisfies ReadonlyArray<
   Kinesis.GetRecordsError["_tag"]
 >

@@ -44,6 +44,22 @@ const table: Record<string, (fields: Fields, awsName: string) => ServiceError> =
   KMSThrottlingException: (f, kind) => new KmsError({ ...f, kind: kind as KmsErrorKind })
 }
 
+/**
+ * The tags PutRecords and PutRecord declare (`Kinesis.PutRecordsError`): the port and the test engine map
+ * a failure to one of them, or to `KinesisUnknownError`.
+ *
+ * @internal
+ */
+export const PUT_RECORDS_ERRORS = [
+  "ProvisionedThroughputExceeded",
+  "LimitExceeded",
+  "ResourceNotFound",
+  "InvalidArgument",
+  "AccessDenied",
+  "KmsError",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<ServiceError["_tag"]>
+
 /** Names of failures that are worth a retry even though we have no tag for them. */
 const RETRYABLE_NAMES = new Set([
   "InternalFailureException",

@@ -6,17 +6,11 @@ import type * as Kinesis from "../../Kinesis.js"
 import type { ResourceNotFound, ServiceError } from "../../KinesisError.js"
 import type * as KinesisTest from "../../KinesisTest.js"
 import * as StreamAddress from "../../StreamAddress.js"
+import { CallContext, type Operation, type OperationError, rethrow } from "./calls.js"
 import { decodeIterator } from "./codec.js"
-import {
-  CallContext,
-  Engine,
-  injectedError,
-  type Operation,
-  type OperationError,
-  type ResolvedLimits,
-  resolveLimits,
-  rethrow
-} from "./engine.js"
+import { Engine } from "./engine.js"
+import { injectedError } from "./errors.js"
+import { type ResolvedLimits, resolveLimits } from "./limits.js"
 import type { StreamState } from "./state.js"
 
 const MiB = 1024 * 1024
@@ -216,9 +210,11 @@ const controlOf = (engine: Engine): KinesisTest.Service => {
         const make = typeof error === "string"
           ? (stream: string | undefined) => injectedError(error, operation, stream, engine.options.accountId)
           : () => error
-        const faults = engine.faults.failNext.get(operation) ?? []
-        faults.push({ remaining: Math.max(1, options.times ?? 1), stream: options.stream, make })
-        engine.faults.failNext.set(operation, faults)
+        engine.faults.addFailNext(operation, {
+          remaining: Math.max(1, options.times ?? 1),
+          stream: options.stream,
+          make
+        })
       }),
     failRecords: (options) =>
       Effect.sync(() => {
@@ -227,7 +223,7 @@ const controlOf = (engine: Engine): KinesisTest.Service => {
           const set = new Set(select)
           return (_: Kinesis.PutRecordsEntry, index: number) => set.has(index)
         })()
-        engine.faults.records.push({
+        engine.faults.addRecordFault({
           remaining: options.calls ?? 1,
           stream: options.stream,
           select: chosen,
@@ -237,7 +233,7 @@ const controlOf = (engine: Engine): KinesisTest.Service => {
       }),
     throttleRecords: (options) =>
       Effect.sync(() => {
-        engine.faults.throttles.push({
+        engine.faults.addThrottle({
           stream: options.stream,
           fraction: Math.min(1, Math.max(0, options.fraction)),
           errorCode: options.errorCode ?? "ProvisionedThroughputExceededException"
@@ -245,13 +241,10 @@ const controlOf = (engine: Engine): KinesisTest.Service => {
       }),
     setLatency: (latency, operation) =>
       Effect.sync(() => {
-        engine.faults.latency.set(operation ?? "*", Duration.toMillis(Duration.decode(latency)))
+        engine.faults.setLatency(operation ?? "*", Duration.toMillis(Duration.decode(latency)))
       }),
     clearFaults: Effect.sync(() => engine.faults.clear()),
-    setLimits: (limits) =>
-      Effect.sync(() => {
-        engine.limits = resolveLimits(limits, engine.limits)
-      }),
+    setLimits: (limits) => Effect.sync(() => engine.setLimits(limits)),
     splitShard: (stream, shardId, newStartingHashKey) =>
       withStream("KinesisTest.splitShard", stream, (s, t) => engine.controlSplit(s, shardId, newStartingHashKey, t)),
     mergeShards: (stream, shardId, adjacentShardId) =>
