@@ -494,6 +494,29 @@ describe("Producer", () => {
         assert.strictEqual((yield* KinesisTest.records("s")).length, 0)
       }).pipe(Effect.provide(engine())))
 
+    it.effect("a request still in flight at the shutdown deadline is interrupted and its records fail as ProducerClosed", () =>
+      Effect.gen(function*() {
+        yield* KinesisTest.setLatency("10 seconds", "putRecords")
+        const scope = yield* Scope.make()
+        const producer = yield* Scope.extend(
+          Producer.make({ stream: "s", shardLimits: false, bufferTime: 0, shutdownTimeout: "500 millis" }),
+          scope
+        )
+        const sent = yield* Effect.fork(producer.send({ n: 1 }))
+        yield* TestClock.adjust("10 millis")
+        assert.strictEqual((yield* putCalls).length, 0, "the request is still in flight")
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* TestClock.adjust("500 millis")
+        yield* Effect.yieldNow()
+        assert.isTrue(Option.isSome(yield* Fiber.poll(closing)), "the scope closed at the deadline")
+        const error = yield* Effect.flip(Fiber.join(sent))
+        assert.strictEqual(error._tag, "PutRecordsFailed")
+        const failure = error._tag === "PutRecordsFailed" ? error.failures[0] : undefined
+        assert.strictEqual(failure?.errorCode, "ProducerClosed")
+        assert.match(failure?.errorMessage ?? "", /may or may not have been written/)
+        assert.deepStrictEqual(failure?.records, [{ n: 1 }])
+      }).pipe(Effect.provide(engine())))
+
     it.effect("an interrupted sink stops at the shutdown deadline too", () =>
       Effect.gen(function*() {
         yield* KinesisTest.failNext("putRecords", { error: "KinesisUnknownError", times: Infinity })

@@ -139,7 +139,7 @@ export const make = <A>(
     const { addAll, addSlice, direct, flushAccumulator, toItem } = intake
 
     // -- delivery ------------------------------------------------------------------------------
-    const { send } = makeResponses<A>({
+    const { failInFlight, send } = makeResponses<A>({
       kinesis,
       stream,
       clock,
@@ -283,8 +283,9 @@ export const make = <A>(
               }`
             )
           ),
-          // nothing more is sent; the records of an interrupted request fail (see `send`)
+          // nothing more is sent; the records of the requests it interrupts fail (their outcome is unknown)
           Effect.zipRight(dispatcher.close),
+          Effect.zipRight(Effect.sync(failInFlight)),
           Effect.zipRight(Effect.sync(() => {
             // fail whatever is left so no `send` waits forever
             const left: Array<Pending<A>> = []

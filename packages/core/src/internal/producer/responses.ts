@@ -40,6 +40,12 @@ export interface Taken<A> {
   readonly bytes: number
 }
 
+/** A request sent and not yet answered. */
+interface InFlight<A> {
+  readonly batch: ReadonlyArray<Taken<A>>
+  readonly entries: ReadonlyArray<Pending<A>>
+}
+
 /** The producer's metrics that responses update. */
 export interface ResponseMetrics {
   readonly mRequests: Update<number>
@@ -91,6 +97,21 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
   const { mBatch, mBytes, mKinesisRecords, mLatency, mRecords, mRequests, mRetries, mThrottled } = ctx.metrics ??
     NO_METRICS
   let refreshing = false
+  /** Requests sent whose answer has not been handled. */
+  const inFlight = new Set<InFlight<A>>()
+
+  /**
+   * Fails the records of the requests still in flight (after the dispatcher interrupted them at the
+   * shutdown deadline): their outcome is unknown, so they are reported, none is dropped.
+   */
+  const failInFlight = () => {
+    for (const { batch, entries } of inFlight) {
+      ledger.inFlightRequests--
+      for (const { lane } of batch) lane.inFlight = false
+      ledger.fail(entries, IN_FLIGHT_AT_CLOSE)
+    }
+    inFlight.clear()
+  }
 
   /**
    * Puts records back at the head of their lane, in order, before anything can yield (so nothing behind
@@ -144,17 +165,13 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
   const send = (batch: ReadonlyArray<Taken<A>>, entries: Array<Pending<A>>) =>
     Effect.suspend(() => {
       const started = clock.unsafeCurrentTimeMillis()
-      const call = Effect.either(kinesis.putRecords({ stream, records: entries })).pipe(
-        // interrupted only when the producer closes past its deadline: the outcome is unknown
-        Effect.onInterrupt(() =>
-          Effect.sync(() => {
-            ledger.inFlightRequests--
-            for (const { lane } of batch) lane.inFlight = false
-            ledger.fail(entries, IN_FLIGHT_AT_CLOSE)
-          })
-        )
-      )
+      // registered until its answer is handled: a request interrupted at the shutdown deadline stays here,
+      // and `failInFlight` fails its records (an `onInterrupt` per request measured ~10 % of the sink's time)
+      const request: InFlight<A> = { batch, entries }
+      inFlight.add(request)
+      const call = Effect.either(kinesis.putRecords({ stream, records: entries }))
       return Effect.flatMap(call, (result) => {
+        inFlight.delete(request)
         const now = clock.unsafeCurrentTimeMillis()
         if (metricsOn) {
           mRequests(1)
@@ -302,5 +319,5 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
     )
   )
 
-  return { send, refreshMap }
+  return { send, refreshMap, failInFlight }
 }
