@@ -178,7 +178,11 @@ export interface ProducerOptions<A> {
   readonly shardMap?: "listShards" | "skip" | undefined
   /** Runs after each successful `flush` (and the final one). */
   readonly afterFlush?: ((summary: FlushSummary) => Effect.Effect<void>) | undefined
-  /** How long closing the scope may take to deliver what is buffered. Default 30 s. */
+  /**
+   * How long closing the scope may take to deliver what is buffered. Default 30 s. The deadline holds
+   * while records are being retried: then nothing more is sent, and every record not delivered fails in
+   * `PutRecordsFailed` (one whose request was in flight with `ProducerClosed`: it may have been written).
+   */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
   /** Update `KinesisMetrics`. Default true. */
   readonly metrics?: boolean | undefined
