@@ -582,6 +582,17 @@ describe("Producer", () => {
         "a record over maxRecordSize",
         Producer.record("x".repeat(2 * 1024 * 1024), { partitionKey: "k" }),
         "RecordTooLarge"
+      ],
+      // what a JavaScript caller (no compiler) can pass: typed errors, not defects
+      [
+        "a partition key that is a number",
+        Producer.record(1, { partitionKey: 42 as unknown as string }),
+        "InvalidPartitionKey"
+      ],
+      [
+        "an explicit hash key that is a number",
+        Producer.record(1, { partitionKey: "k", explicitHashKey: 5 as unknown as string }),
+        "InvalidPartitionKey"
       ]
     ] as const
 
@@ -598,6 +609,34 @@ describe("Producer", () => {
           assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)), [1, 2])
         }).pipe(Effect.provide(engine())))
     }
+
+    it.effect("a partitionKey function that returns a number or throws fails the sink with InvalidPartitionKey", () =>
+      Effect.gen(function*() {
+        const keys: Array<(n: number) => string> = [
+          (n) => (n === 3 ? 3 : `k-${n}`) as string,
+          (n) => {
+            if (n === 3) throw new Error("no key for 3")
+            return `k-${n}`
+          }
+        ]
+        const reasons: Array<string> = []
+        for (const partitionKey of keys) {
+          const error = yield* Effect.flip(
+            Stream.fromIterable([1, 2, 3, 4]).pipe(
+              Stream.rechunk(1),
+              Stream.run(Producer.sink({ stream: "s", shardLimits: false, partitionKey }))
+            )
+          )
+          assert.strictEqual(error._tag, "InvalidPartitionKey")
+          if (error._tag === "InvalidPartitionKey") reasons.push(error.reason)
+        }
+        assert.deepStrictEqual(reasons, [
+          "a partition key is a string; got a value of type number",
+          "the partitionKey function threw: no key for 3"
+        ])
+        // the records before the bad one were delivered, each time
+        assert.deepStrictEqual((yield* KinesisTest.records("s")).map((r) => decode(r.data)).sort(), [1, 1, 2, 2])
+      }).pipe(Effect.provide(engine())))
 
     it.effect("bad input followed by a failed flush: the Cause holds both typed errors", () =>
       Effect.gen(function*() {

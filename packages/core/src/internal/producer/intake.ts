@@ -219,11 +219,23 @@ export const makeIntake = <A>(ctx: IntakeContext<A>) => {
       // ASCII: one byte per character
       return new Item(value, madeUpKey, undefined, deferred, true)
     }
-    const key = partitionKey ?? keyOf(value)
+    let key: unknown = partitionKey
+    if (key === undefined) {
+      // the user's function, from JavaScript too: a throw is this record's error, not a defect
+      try {
+        key = keyOf(value)
+      } catch (error) {
+        return new InvalidPartitionKey({
+          partitionKey: "",
+          reason: `the partitionKey function threw: ${error instanceof Error ? error.message : String(error)}`,
+          record: value
+        })
+      }
+    }
     const invalid = checkKey(key, explicitHashKey, value)
     if (invalid !== undefined) return invalid
     userKeys = true
-    return new Item(value, key, explicitHashKey, deferred, false)
+    return new Item(value, key as string, explicitHashKey, deferred, false)
   }
 
   /**

@@ -89,7 +89,22 @@ export interface RetryInfo {
 
 const MAX_PARTITION_KEY = 256
 
-export const checkKey = (partitionKey: string, explicitHashKey: string | undefined, value: unknown) => {
+export const checkKey = (partitionKey: unknown, explicitHashKey: unknown, value: unknown) => {
+  // JavaScript callers have no compiler to stop a number or an object: a typed error, not a defect
+  if (typeof partitionKey !== "string") {
+    return new InvalidPartitionKey({
+      partitionKey: String(partitionKey),
+      reason: `a partition key is a string; got ${describe(partitionKey)}`,
+      record: value
+    })
+  }
+  if (explicitHashKey !== undefined && typeof explicitHashKey !== "string") {
+    return new InvalidPartitionKey({
+      partitionKey,
+      reason: `an explicit hash key is a decimal string; got ${describe(explicitHashKey)}`,
+      record: value
+    })
+  }
   // Kinesis counts Unicode characters (code points): 1–256
   let length = partitionKey.length
   if (length > MAX_PARTITION_KEY) {
@@ -123,6 +138,9 @@ export const checkKey = (partitionKey: string, explicitHashKey: string | undefin
   }
   return undefined
 }
+
+const describe = (u: unknown): string =>
+  u === null ? "null" : Array.isArray(u) ? "an array" : `a value of type ${typeof u}`
 
 /** Error codes of a PutRecords result entry that are worth retrying. */
 export const RETRYABLE_CODES = new Set([
