@@ -188,16 +188,19 @@ const suite: Suite = {
         await client.send(new PutRecordsCommand({ StreamName: current!.name, Records: readRecords }))
       }
       const shardId = "shardId-000000000000"
+      /** A TRIM_HORIZON iterator through the SDK's command (the raw loops). */
+      const rawIterator = async (shardId: string) =>
+        (await client.send(
+          new GetShardIteratorCommand({
+            StreamName: current!.name,
+            ShardId: shardId,
+            ShardIteratorType: "TRIM_HORIZON"
+          })
+        )).ShardIterator
       /** Reads the whole shard from TRIM_HORIZON: with the raw SDK loop, or through the port in a mode. */
       const readWhole = (side: Side) => async () => {
         if (side === "raw") {
-          let iterator = (await client.send(
-            new GetShardIteratorCommand({
-              StreamName: current!.name,
-              ShardId: shardId,
-              ShardIteratorType: "TRIM_HORIZON"
-            })
-          )).ShardIterator
+          let iterator = await rawIterator(shardId)
           let n = 0
           while (iterator !== undefined && n < READ_RECORDS) {
             const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
@@ -274,13 +277,7 @@ const suite: Suite = {
       const rawConsume = async () => {
         let n = 0
         for (const shardId of await shardIds()) {
-          let iterator = (await client.send(
-            new GetShardIteratorCommand({
-              StreamName: current!.name,
-              ShardId: shardId,
-              ShardIteratorType: "TRIM_HORIZON"
-            })
-          )).ShardIterator
+          let iterator = await rawIterator(shardId)
           for (;;) {
             const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
             for (const r of out.Records ?? []) JSON.parse(new TextDecoder().decode(r.Data))

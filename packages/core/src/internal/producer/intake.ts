@@ -114,7 +114,7 @@ export const makeIntake = <A>(ctx: IntakeContext<A>) => {
     return undefined
   }
   const queueDirect = (item: Item<A>, now: number): void => {
-    const lane = laneFor(item)
+    const lane = router.laneFor(item)
     lane.ready.push(item)
     lane.readyBytes += item.size
     ledger.outstandingBytes += item.size
@@ -127,8 +127,6 @@ export const makeIntake = <A>(ctx: IntakeContext<A>) => {
     ledger.accumulatingBytes -= lane.accumulator.pendingBytes
     pushReady(lane, lane.accumulator.flush(), since)
   }
-
-  const laneFor = (item: Item<A>): Lane<A> => router.laneFor(item)
 
   const pushReady = (lane: Lane<A>, aggregates: ReadonlyArray<Processor.Aggregate<A, Item<A>>>, since: number) => {
     for (const aggregate of aggregates) {
@@ -164,7 +162,7 @@ export const makeIntake = <A>(ctx: IntakeContext<A>) => {
     // group by lane, keeping order within each lane
     const groups = new Map<Lane<A>, Array<Item<A>>>()
     for (const item of items) {
-      const lane = laneFor(item)
+      const lane = router.laneFor(item)
       const group = groups.get(lane)
       if (group === undefined) groups.set(lane, [item])
       else group.push(item)

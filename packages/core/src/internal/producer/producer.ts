@@ -126,8 +126,6 @@ export const make = <A>(
       { maxQueueRecords, maxQueueBytes, maxBatchRecords, maxBatchBytes },
       yield* Effect.fiberId
     )
-    const notify = () => gate.notify()
-    const releaseSpace = () => gate.releaseSpace()
     const intake = makeIntake<A>({
       processor,
       maxRecordSize,
@@ -153,10 +151,10 @@ export const make = <A>(
         ? { mRequests, mBatch, mLatency, mRecords, mKinesisRecords, mBytes, mThrottled, mRetries }
         : undefined,
       settled: () => {
-        releaseSpace()
-        notify()
+        gate.releaseSpace()
+        gate.notify()
       },
-      changed: notify
+      changed: () => gate.notify()
     })
 
     // -- the pump --------------------------------------------------------------------------------
@@ -166,7 +164,7 @@ export const make = <A>(
       gate,
       clock,
       send,
-      flushAccumulator: (lane, since) => flushAccumulator(lane, since),
+      flushAccumulator,
       userKeys: intake.userKeys,
       bufferTime,
       maxBatchRecords,
@@ -175,10 +173,8 @@ export const make = <A>(
       preserveOrder,
       metrics: metricsOn ? { mFailed, mQueueRecords, mQueueBytes } : undefined
     })
-    const pumpNow = (now: number) => dispatcher.pumpNow(now)
 
     // -- API -------------------------------------------------------------------------------------
-    const waitForRoom = gate.waitForRoom
 
     const offerItems = (items: ReadonlyArray<Item<A>>): Effect.Effect<void, ProducerError> =>
       Effect.suspend(() => {
@@ -202,7 +198,7 @@ export const make = <A>(
         const loop = (from: number): Effect.Effect<void, ProducerError> => {
           if (from >= inputs.length) return Effect.void
           return Effect.zipRight(
-            waitForRoom,
+            gate.waitForRoom,
             Effect.suspend(() => {
               const end = Math.min(inputs.length, from + Math.max(1, maxQueueRecords - ledger.outstandingRecords))
               for (let start = from; start < end; start += OFFER_SLICE) {
@@ -210,7 +206,7 @@ export const make = <A>(
                 if (start > from && !gate.hasRoom()) return loop(start)
                 const now = clock.unsafeCurrentTimeMillis()
                 const error = addSlice(inputs, start, Math.min(end, start + OFFER_SLICE), now)
-                pumpNow(now)
+                dispatcher.pumpNow(now)
                 if (error !== undefined) return Effect.fail(error)
               }
               return loop(end)
@@ -224,7 +220,7 @@ export const make = <A>(
       Effect.suspend(() => {
         const item = toItem(value, undefined, putOptions)
         if (item instanceof InvalidPartitionKey) return Effect.fail(item)
-        return Effect.zipRight(waitForRoom, offerItems([item]))
+        return Effect.zipRight(gate.waitForRoom, offerItems([item]))
       })
 
     const sendOne = (value: A, putOptions?: PutOptions) =>
@@ -235,7 +231,7 @@ export const make = <A>(
         // counted from before its record can be queued until the call ends (however it ends)
         return Effect.uninterruptibleMask((restore) => {
           ledger.sendsWaiting++
-          return restore(waitForRoom.pipe(
+          return restore(gate.waitForRoom.pipe(
             Effect.zipRight(offerItems([item])),
             Effect.zipRight(Deferred.await(deferred))
           )).pipe(Effect.ensuring(Effect.sync(() => {
@@ -246,7 +242,7 @@ export const make = <A>(
 
     const flush: Effect.Effect<void, ProducerError> = Effect.suspend(() => {
       gate.flushing++
-      notify()
+      gate.notify()
       return gate.waitIdle.pipe(
         Effect.ensuring(Effect.sync(() => {
           gate.flushing--
