@@ -172,16 +172,7 @@ const program = Effect.gen(function*() {
 
   // -- the shard table and the summary ---------------------------------------------------------------
   const status = yield* consumer.status
-  const rows = status.shards.map((shard) => ({
-    shard: shard.shardId,
-    state: shard.state,
-    parents: shard.parents.join(" ") || "—",
-    children: shard.children.join(" ") || "—",
-    read: shard.recordsDelivered,
-    "lag (ms)": shard.millisBehindLatest ?? "—",
-    checkpoint: shard.checkpoint === undefined ? "—" : `…${shard.checkpoint.sequenceNumber.slice(-8)}`
-  }))
-  yield* Console.table(rows)
+  yield* Console.log(shardTable(status))
   yield* Console.log(
     `produced ${records.toLocaleString("en-US")} orders in ${produceSeconds.toFixed(1)} s; consumed ` +
       `${consumed.toLocaleString("en-US")} (${duplicates} redelivered), per-customer order ` +
@@ -191,6 +182,35 @@ const program = Effect.gen(function*() {
     return yield* Effect.fail(new Error("the demo's checks failed"))
   }
 }).pipe(Effect.scoped)
+
+/**
+ * The shard table: one row per shard, fixed-width columns (numbers right-aligned), the parent / child
+ * relation last, and a total row.
+ */
+const shardTable = (status: Consumer.ConsumerStatus): string => {
+  const count = (n: number) => n.toLocaleString("en-US")
+  const header = ["SHARD", "STATE", "READ", "LAG (ms)", "CHECKPOINT", "PARENTS / CHILDREN"]
+  const rows = status.shards.map((shard) => [
+    shard.shardId,
+    shard.state === "retrying" ? `retrying (${shard.failures} failures)` : shard.state,
+    count(shard.recordsDelivered),
+    shard.millisBehindLatest === undefined ? "-" : count(shard.millisBehindLatest),
+    shard.checkpoint === undefined ? "-" : `…${shard.checkpoint.sequenceNumber.slice(-8)}`,
+    [
+      shard.parents.length > 0 ? `child of ${shard.parents.join(", ")}` : "",
+      shard.children.length > 0 ? `parent of ${shard.children.join(", ")}` : ""
+    ].filter((s) => s !== "").join("; ") || "-"
+  ])
+  const total = status.shards.reduce((n, shard) => n + shard.recordsDelivered, 0)
+  rows.push(["total", "", count(total), "", "", ""])
+  const numeric = new Set([2, 3])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((cell, i) =>
+      i === cells.length - 1 ? cell : numeric.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)
+    ).join("  ").trimEnd()
+  return [line(header), ...rows.map(line)].join("\n")
+}
 
 const middle = (range: Kinesis.HashKeyRange) =>
   ((BigInt(range.startingHashKey) + BigInt(range.endingHashKey)) / 2n).toString()

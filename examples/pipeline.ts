@@ -1,11 +1,12 @@
 /**
  * A typed pipeline: Schema-encoded orders, a producer that rides out throttling (30 % of records
  * refused at random by the in-memory Kinesis), typed failures handled by tag, and a direct port call
- * whose `ProvisionedThroughputExceeded` is caught with `Effect.catchTag`.
+ * whose `ProvisionedThroughputExceeded` is caught with `Effect.catchTag`. The retries take a while
+ * (about half a minute): a progress line every 3 s reads the producer's metrics.
  */
 import { Kinesis, KinesisMetrics, KinesisTest, Processor, Producer, StreamAddress } from "@effect-kinesis/core"
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Metric, Schema, Stream } from "effect"
+import { Console, Effect, Fiber, Metric, Schema, Stream } from "effect"
 
 const Order = Schema.Struct({
   id: Schema.String,
@@ -13,13 +14,24 @@ const Order = Schema.Struct({
   total: Schema.Number.pipe(Schema.nonNegative())
 })
 
-const orders = Stream.range(1, 5_000).pipe(
+const ORDERS = 5_000
+const orders = Stream.range(1, ORDERS).pipe(
   Stream.map((i) => ({ id: `order-${i}`, customer: `customer-${i % 100}`, total: i / 10 }))
 )
 
 const program = Effect.gen(function*() {
   // the test engine refuses 30 % of records with ProvisionedThroughputExceededException
   yield* KinesisTest.throttleRecords({ fraction: 0.3 })
+
+  const delivered = Metric.tagged(KinesisMetrics.producerRecords, "stream", "orders")
+  const throttledRecords = Metric.tagged(KinesisMetrics.producerThrottledRecords, "stream", "orders")
+  const progress = Effect.gen(function*() {
+    const sent = (yield* Metric.value(delivered)).count
+    const refused = (yield* Metric.value(throttledRecords)).count
+    yield* Console.log(`… ${sent} of ${ORDERS} orders delivered, ${refused} throttled records retried so far`)
+  })
+  yield* Console.log(`producing ${ORDERS} orders; 30 % of records are throttled and retried`)
+  const ticker = yield* Effect.fork(Effect.forever(Effect.delay(progress, "3 seconds")))
 
   yield* orders.pipe(
     Stream.run(Producer.sink({
@@ -34,9 +46,8 @@ const program = Effect.gen(function*() {
       EncodeError: (e) => Console.error(`bad order: ${e.message}`)
     })
   )
-  const throttled = yield* Metric.value(
-    Metric.tagged(KinesisMetrics.producerThrottledRecords, "stream", "orders")
-  )
+  yield* Fiber.interrupt(ticker)
+  const throttled = yield* Metric.value(throttledRecords)
   const stored = yield* KinesisTest.records("orders")
   yield* Console.log(`${stored.length} orders delivered; ${throttled.count} throttled records were retried`)
 

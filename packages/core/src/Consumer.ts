@@ -88,12 +88,22 @@ export type DeadLetter = internal.DeadLetter
 export type DecodeErrorPolicy<E, R> = internal.DecodeErrorPolicy<E, R>
 
 /**
+ * A shard as this worker sees it: `reading` (it holds the lease and its reads succeed), `retrying` (it
+ * holds the lease and its last reads failed with a retryable error: they are retried with
+ * `retrySchedule`; see `failures` and `lastError`), `waiting-for-parent` (a parent is not read to its
+ * end yet), `ended` (read to its end and checkpointed), `owned-elsewhere` (another live worker holds
+ * the lease), `unowned`.
+ *
  * @since 0.1.0
  * @category models
  */
 export type ShardState = internal.ShardState
 
 /**
+ * One shard in the status: its state, parents and children, lease owner, `millisBehindLatest`, iterator
+ * age, checkpoint, the user records this consumer delivered from it (an ended shard keeps its count),
+ * and, while `retrying`, the failed reads in a row and the last typed error.
+ *
  * @since 0.1.0
  * @category models
  */

@@ -22,7 +22,10 @@
  * - A closed shard read to its end waits until its last record is processed, is marked ended in the
  *   Checkpointer (with its final checkpoint), its lease is released, and the coordinator looks for its
  *   children at once.
- * - `status.ts` builds the status from the coordinator's view and the readers.
+ * - `status.ts` builds the status from the coordinator's view and the readers, keeps the delivered
+ *   counts of shards no longer held, and warns (at a bounded rate) about a shard whose reads keep failing.
+ * - Logs carry the annotations `stream` and `worker` (every fiber of the consumer, and its finalizer),
+ *   and `shard` in the fibers of one shard (its reader, its hand-off).
  * - Closing the scope stops polling, writes the final checkpoint of everything processed and releases
  *   the leases.
  *
@@ -93,6 +96,8 @@ export const make = <A, E, R>(
     }
     const scope = yield* Effect.scope
     const startedAt = yield* Clock.currentTimeMillis
+    /** The consumer's fibers (and the readers they fork) log with the stream and the worker. */
+    const annotated = Effect.annotateLogs({ stream: streamLabel, worker: checkpointer.workerId })
 
     // -- metrics ---------------------------------------------------------------------------------
     const tag = <T, I, O>(metric: Metric.Metric<T, I, O>, shardId?: string): Metric.Metric<T, I, O> => {
@@ -155,6 +160,7 @@ export const make = <A, E, R>(
           ? Effect.asVoid(Queue.offer(shardStreams, { shardId: reader.shard.shardId, records: output(reader.buffer) }))
           : Effect.void,
       run: (reader, state) => shardReader.run(reader, state),
+      retired: (reader) => status.retire(reader),
       wake: () => coordinator.wake(),
       stored: () => coordinator.stored(),
       assign: Effect.suspend(() => coordinator.assign),
@@ -195,6 +201,8 @@ export const make = <A, E, R>(
       shardEnded: (shardId) => coordinator.shardEnded(shardId),
       finished: leases.finished,
       onLeaseLost: leases.lost,
+      readFailed: (reader, error) => status.readFailed(reader, error),
+      readSucceeded: (reader) => status.readSucceeded(reader),
       fatal,
       metrics: metricsOn
         ? { latency: bind(KinesisMetrics.consumerGetRecordsLatency), ended: tag(KinesisMetrics.consumerShardsEnded) }
@@ -213,7 +221,7 @@ export const make = <A, E, R>(
       leases,
       publish: Effect.suspend(() => status.publish)
     })
-    const status: Status = yield* makeStatus<A, E>({
+    const status: Status<A, E> = yield* makeStatus<A, E>({
       streamLabel,
       workerId: checkpointer.workerId,
       startedAt,
@@ -231,17 +239,17 @@ export const make = <A, E, R>(
         yield* leases.close
         yield* checkpointer.leave(streamKey).pipe(Effect.ignore)
         yield* decoder.close
-      })
+      }).pipe(annotated)
     )
 
-    yield* checkpointer.heartbeat(streamKey)
-    yield* coordinator.refresh
-    yield* Effect.forkIn(coordinator.loop.pipe(Effect.catchAllCause(fatal)), scope)
-    yield* Effect.forkIn(leases.renewal, scope)
-    yield* Effect.forkIn(checkpoints.writer, scope)
+    // the first readers start in the first refresh: forked from here, they inherit the annotations
+    yield* Effect.zipRight(checkpointer.heartbeat(streamKey), coordinator.refresh).pipe(annotated)
+    yield* Effect.forkIn(coordinator.loop.pipe(Effect.catchAllCause(fatal), annotated), scope)
+    yield* Effect.forkIn(leases.renewal.pipe(annotated), scope)
+    yield* Effect.forkIn(checkpoints.writer.pipe(annotated), scope)
     if (decoder.sinkDone !== undefined) {
       // a failing dead-letter sink fails the consumer
-      yield* Effect.forkIn(decoder.sinkDone.pipe(Effect.catchAllCause(fatal)), scope)
+      yield* Effect.forkIn(decoder.sinkDone.pipe(Effect.catchAllCause(fatal), annotated), scope)
     }
 
     const engine: Engine<A, E> = {

@@ -7,8 +7,9 @@
  *
  * Owns, per running reader, its iterator and the time of its last GetRecords call; writes the
  * `Reader`'s `lastFetched`, `emitted`, `ending`, `millisBehindLatest` and `lastArrival`. Started (and
- * interrupted) by the leases (`run`); tells the coordinator a shard ended here (`shardEnded`) and the
- * leases it is done (`finished`) or that its lease was lost (`onLeaseLost`).
+ * interrupted) by the leases (`run`); tells the coordinator a shard ended here (`shardEnded`), the
+ * leases it is done (`finished`) or that its lease was lost (`onLeaseLost`), and the status each
+ * retried failure and each GetRecords that succeeded (`readFailed`, `readSucceeded`).
  *
  * Invariants: one GetRecords in flight per shard; every GetRecords attempt (a retried one too) counts
  * against `shardFetchRate`; a full buffer stops the polling and no record is skipped; an expired
@@ -61,6 +62,10 @@ export interface FetchContext<A, E> {
   /** The reader is done, its lease released (the leases forget it). */
   readonly finished: (reader: Reader<A, E>) => void
   readonly onLeaseLost: (reader: Reader<A, E>) => Effect.Effect<void>
+  /** A call failed with a retryable error (it is retried). */
+  readonly readFailed: (reader: Reader<A, E>, error: ServiceError) => Effect.Effect<void>
+  /** A GetRecords call succeeded. */
+  readonly readSucceeded: (reader: Reader<A, E>) => Effect.Effect<void>
   readonly fatal: (cause: Cause.Cause<ConsumerError | E>) => Effect.Effect<void>
   readonly metrics: {
     readonly latency: Metrics.Update<number>
@@ -80,7 +85,14 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
   const retrying = <X, Err extends ServiceError>(reader: Reader<A, E>, effect: Effect.Effect<X, Err>) =>
     effect.pipe(
       Effect.tapError((error) =>
-        isThrottling(error) && reader.meters !== undefined ? Metric.increment(reader.meters.throttles) : Effect.void
+        isRetryable(error)
+          ? Effect.zipRight(
+            isThrottling(error) && reader.meters !== undefined
+              ? Metric.increment(reader.meters.throttles)
+              : Effect.void,
+            ctx.readFailed(reader, error)
+          )
+          : Effect.void
       ),
       Effect.retry({ schedule: ctx.schedule, while: (error: ServiceError) => isRetryable(error) })
     )
@@ -166,6 +178,7 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
           Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
           (effect) => retrying(reader, effect)
         )
+        yield* ctx.readSucceeded(reader)
         if (Either.isLeft(result)) {
           // a new iterator right after the last record read (never LATEST / TRIM_HORIZON)
           if (reader.meters !== undefined) yield* Metric.increment(reader.meters.expired)

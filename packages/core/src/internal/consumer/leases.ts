@@ -5,9 +5,10 @@
  * assignment round.
  *
  * Owns the map of readers (others read it through `readers`), the count of leases lost and the
- * leases-held gauge; writes each `Reader`'s `fiber`, `stopped`, `handingOff` and `lastRenewed`. Called
- * by the coordinator (`start`, `held`), the shard reader (`finished`, `lost`), the checkpointing
- * (`lost`) and `consumer.ts` (`renewal`, `close`).
+ * leases-held gauge; writes each `Reader`'s `fiber`, `stopped`, `handingOff` and `lastRenewed`; hands a
+ * reader it forgets to the status (`retired`: its delivered count outlives it). A reader's fibers log
+ * with the annotation `shard`. Called by the coordinator (`start`, `held`), the shard reader
+ * (`finished`, `lost`), the checkpointing (`lost`) and `consumer.ts` (`renewal`, `close`).
  *
  * Invariants: a lost lease stops that shard's reader at once and drops its batches still waiting in
  * the buffer (the new owner reads them after its checkpoint); a shard is handed over only while that
@@ -68,6 +69,8 @@ export interface LeasesContext<A, E> {
   readonly opened: (reader: Reader<A, E>) => Effect.Effect<void>
   /** Reads the shard (the shard reader's `run`). */
   readonly run: (reader: Reader<A, E>, state: Checkpointer.ShardState) => Effect.Effect<void>
+  /** The reader is no longer held (the status keeps its delivered count). */
+  readonly retired: (reader: Reader<A, E>) => void
   /** The coordinator: look for shards to take now. */
   readonly wake: () => void
   /** The coordinator's last listing of the stored leases. */
@@ -87,6 +90,14 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
   const countHeld = Effect.suspend(() =>
     metrics !== undefined ? Metric.set(metrics.leasesHeld, readers.size) : Effect.void
   )
+
+  /** The reader leaves the map (once), its count handed to the status. */
+  const forget = (reader: Reader<A, E>) => {
+    const shardId = reader.shard.shardId
+    if (readers.get(shardId) !== reader) return
+    readers.delete(shardId)
+    ctx.retired(reader)
+  }
 
   const held = () => {
     let n = 0
@@ -121,7 +132,7 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
       }
       readers.set(shardId, reader)
       yield* ctx.opened(reader)
-      reader.fiber = yield* Effect.forkIn(ctx.run(reader, state), ctx.scope)
+      reader.fiber = yield* Effect.forkIn(ctx.run(reader, state).pipe(Effect.annotateLogs("shard", shardId)), ctx.scope)
       yield* countHeld
     })
 
@@ -129,7 +140,7 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
     Effect.suspend(() => {
       if (reader.stopped) return Effect.void
       reader.stopped = true
-      readers.delete(reader.shard.shardId)
+      forget(reader)
       if (why === "lost") {
         reader.buffer.remove((b) => b.reader === reader)
       }
@@ -151,7 +162,7 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
 
   const finished = (reader: Reader<A, E>) => {
     reader.stopped = true
-    readers.delete(reader.shard.shardId)
+    forget(reader)
     ctx.wake()
   }
 
@@ -159,7 +170,8 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
   const checkpointAndRelease = (reader: Reader<A, E>, what: string) =>
     checkpoints.write(reader).pipe(
       Effect.zipRight(checkpointer.release(reader.lease)),
-      Effect.catchAll((error) => Effect.logWarning(`effect-kinesis consumer: ${what}`, error))
+      Effect.catchAll((error) => Effect.logWarning(`effect-kinesis consumer: ${what}`, error)),
+      Effect.annotateLogs("shard", reader.shard.shardId)
     )
 
   /**
@@ -179,7 +191,7 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
         Effect.ignore
       )
       reader.stopped = true
-      readers.delete(reader.shard.shardId)
+      forget(reader)
       yield* checkpointAndRelease(reader, `hand-off of ${reader.shard.shardId} incomplete`)
       yield* countHeld
       ctx.wake()
@@ -196,7 +208,7 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
     return mine - asking >= 2
       ? Effect.zipRight(
         Effect.logDebug(`effect-kinesis consumer: handing ${reader.shard.shardId} over to ${to}`),
-        Effect.asVoid(Effect.forkIn(handOff(reader), ctx.scope))
+        Effect.asVoid(Effect.forkIn(Effect.annotateLogs(handOff(reader), "shard", reader.shard.shardId), ctx.scope))
       )
       : Effect.void
   }
@@ -226,7 +238,8 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
                   lost(reader)
                 )
                 : Effect.logWarning(`effect-kinesis consumer: lease renewal failed`, error)
-          })
+          }),
+          Effect.annotateLogs("shard", reader.shard.shardId)
         )
       }
       yield* ctx.assign
@@ -245,6 +258,7 @@ export const makeLeases = <A, E>(ctx: LeasesContext<A, E>): Leases<A, E> => {
     )
     for (const reader of all) {
       yield* checkpointAndRelease(reader, `final checkpoint of ${reader.shard.shardId} failed`)
+      forget(reader)
     }
     readers.clear()
   })

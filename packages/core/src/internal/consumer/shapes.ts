@@ -43,7 +43,7 @@ export interface ConsumerRecord<A> extends Processor.UserRecord<A> {
 }
 
 /** @internal */
-export type ShardState = "reading" | "waiting-for-parent" | "ended" | "owned-elsewhere" | "unowned"
+export type ShardState = "reading" | "retrying" | "waiting-for-parent" | "ended" | "owned-elsewhere" | "unowned"
 
 /** @internal */
 export interface ShardStatus {
@@ -56,7 +56,12 @@ export interface ShardStatus {
   /** ms between now and the arrival of the last record read (the iterator's age), when reading. */
   readonly iteratorAgeMillis: number | undefined
   readonly checkpoint: Checkpointer.Checkpoint | undefined
+  /** User records delivered from this shard by this consumer (by every reader it had of the shard). */
   readonly recordsDelivered: number
+  /** Reads of this shard failed in a row and retried (0 unless `retrying`). */
+  readonly failures: number
+  /** The error of the last failed read, while `retrying`. */
+  readonly lastError: ServiceError | undefined
 }
 
 /** @internal */
@@ -68,6 +73,7 @@ export interface ConsumerStatus {
     readonly records: number
     readonly bytes: number
     readonly reading: number
+    readonly retrying: number
     readonly ended: number
     readonly waiting: number
     readonly ownedElsewhere: number
