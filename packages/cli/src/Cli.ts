@@ -23,16 +23,22 @@
 import * as Args from "@effect/cli/Args"
 import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Fs from "node:fs"
-import { processorNames, tailFormats } from "./internal/choices.js"
-import { ExitCode as codes, reportCause, UsageError } from "./internal/errors.js"
+import { parseDuration, processorNames, tailFormats } from "./internal/choices.js"
+import * as CommandLine from "./internal/commandLine.js"
+import { ExitCode as codes, reportCause, UsageError, usageLine } from "./internal/errors.js"
 import * as Format from "./internal/format.js"
+import * as Help from "./internal/help.js"
 
 /**
  * The version `--version` prints: the package's own, read from its package.json (one directory up from
@@ -119,6 +125,24 @@ const processor = Options.choice("processor", processorNames).pipe(
   Options.optional
 )
 
+/** A duration option (`30s`, `500ms`, `2m`, `1h`, or a number of seconds). */
+const duration = (name: string, fallback: string, description: string) =>
+  Options.text(name).pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription(`${description}. Default ${fallback}; e.g. 500ms, 30s, 2m, or a number of seconds`),
+    Options.withDefault(fallback),
+    Options.mapEffect((input) =>
+      Option.match(parseDuration(input), {
+        onNone: () =>
+          Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--${name}: '${input}' is not a duration (e.g. 30s)`))),
+        onSome: Effect.succeed
+      })
+    )
+  )
+
+/** The default `--timeout` of `tail` and `status`. */
+const CONTACT_TIMEOUT = "30s"
+
 /** Loads a command's implementation when it runs (startup stays small). */
 const load = <M, A, E, R>(
   loader: () => Promise<M>,
@@ -162,6 +186,12 @@ const status = Command.make(
       Options.withPseudoName("N"),
       Options.withDescription("without --group: records counted per shard at most"),
       Options.withDefault(10_000)
+    ),
+    timeout: duration(
+      "timeout",
+      CONTACT_TIMEOUT,
+      "how long to wait for the first status (with --watch: for the first refresh that succeeds), then fail with " +
+        "the last error"
     ),
     stream
   },
@@ -224,6 +254,12 @@ const tail = Command.make(
       Options.withDescription("stop after this many records"),
       Options.optional
     ),
+    timeout: duration(
+      "timeout",
+      CONTACT_TIMEOUT,
+      "how long to wait for contact (the shards listed, the leases taken; failures are retried meanwhile), then " +
+        "fail with the last error; once reading, a quiet stream is waited on without end"
+    ),
     stream
   },
   (options) => load(() => import("./internal/tail.js"), (m) => m.tail(options))
@@ -258,11 +294,7 @@ const bench = Command.make(
       Options.withDescription("shards of the temporary stream"),
       Options.withDefault(2)
     ),
-    timeout: Options.float("timeout").pipe(
-      Options.withPseudoName("SECONDS"),
-      Options.withDescription("seconds the read phase may take"),
-      Options.withDefault(120)
-    ),
+    timeout: duration("timeout", "120s", "how long the read phase may take"),
     json: json("print JSON"),
     local: Options.boolean("local").pipe(
       Options.withDescription(
@@ -274,7 +306,7 @@ const bench = Command.make(
   (options) =>
     load(
       () => import("./internal/bench.js"),
-      (m) => m.bench({ ...options, timeout: Duration.millis(Math.round(options.timeout * 1000)) })
+      (m) => m.bench(options)
     )
 ).pipe(
   Command.withDescription(
@@ -282,6 +314,9 @@ const bench = Command.make(
       "--endpoint, or an existing --stream."
   )
 )
+
+/** The sub-commands' names, in the order of `withSubcommands` (for the root's help and its errors). */
+const subcommands = ["streams", "describe", "status", "put", "tail", "bench"]
 
 /**
  * The root command and its subcommands.
@@ -324,21 +359,50 @@ export const logger: Logger.Logger<unknown, void> = Logger.make(({ logLevel, mes
   process.stderr.write(`effect-kinesis: ${logLevel.label.toLowerCase()}: ${messageText(message).replace(/\n/g, " ")}\n`)
 })
 
+/** @effect/cli prints its parse errors with `Console.error`: they are reported here instead, as one line. */
+const withoutConsoleErrors = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.console, (console) => Effect.withConsole(effect, { ...console, error: () => Effect.void }))
+
 /**
  * Runs the command line (`argv` as `process.argv`: runtime, script, then the arguments) and returns the
- * exit code. A failure is printed as one line on stderr first; interruption (Ctrl-C) is not caught, so
- * the caller sees it.
+ * exit code. A failure is printed as one line on stderr first — an argument error as
+ * `effect-kinesis: UsageError: … (hint: run \`effect-kinesis COMMAND --help\`)`, exit code 2 — and
+ * interruption (Ctrl-C) is not caught, so the caller sees it. `--help` is wrapped to the terminal's
+ * width (80 columns when stdout is not a terminal) and coloured only on a terminal without `NO_COLOR`.
+ * Logs below warning level are shown with `--log-level info` / `debug`.
  *
  * @since 0.1.0
  * @category running
  */
-export const run = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
-  cli(argv).pipe(
-    Effect.as(codes.ok as number),
-    Effect.catchAllCause((cause) => {
-      if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
-      const report = reportCause(cause)
-      return Effect.as(report.line === undefined ? Effect.void : Format.errLine(report.line), report.code)
+export const run = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
+  const args = argv.slice(2)
+  const context = { command: CommandLine.subcommandOf(command.descriptor, args) }
+  return CommandLine.read(command.descriptor, { name: "effect-kinesis", version, subcommands }, args).pipe(
+    Effect.flatMap((reading): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
+      switch (reading._tag) {
+        case "UsageError":
+          return Effect.as(Format.errLine(usageLine(reading.message, context)), codes.usage)
+        case "Help":
+          return Effect.as(
+            Format.out(Help.render(reading.page, CommandLine.config, Help.stdoutStyle())),
+            codes.ok
+          )
+        case "Version":
+          return Effect.as(Format.outLine(version), codes.ok)
+        case "Run":
+          return cli(argv).pipe(
+            withoutConsoleErrors,
+            // `--log-level` (applied by @effect/cli inside) overrides this default
+            Logger.withMinimumLogLevel(LogLevel.Warning),
+            Effect.as(codes.ok as number),
+            Effect.catchAllCause((cause) => {
+              if (Cause.isInterruptedOnly(cause)) return Effect.interrupt
+              const report = reportCause(cause, context)
+              return Effect.as(Format.errLine(report.line), report.code)
+            })
+          )
+      }
     }),
     Effect.provide(Logger.replace(Logger.defaultLogger, logger))
   )
+}

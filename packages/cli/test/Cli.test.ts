@@ -8,70 +8,11 @@
 import { Kinesis, StreamAddress } from "@effect-kinesis/core"
 import { assert, describe, inject, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { freshStreamName, kinesaliteLayer, kinesisLocalLayer } from "../../core/test/utils/servers.js"
-
-const bin = fileURLToPath(new URL("../bin/effect-kinesis.js", import.meta.url))
-
-interface Result {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-  readonly millis: number
-}
-
-/** The environment without the machine's AWS settings: every test says where it connects. */
-const env = (): NodeJS.ProcessEnv => {
-  const clean: NodeJS.ProcessEnv = { ...process.env }
-  for (const key of Object.keys(clean)) {
-    if (key.startsWith("AWS_") || key.startsWith("KINESIS_")) delete clean[key]
-  }
-  return clean
-}
-
-interface Running {
-  readonly child: ChildProcess
-  readonly stdout: () => string
-  readonly result: Promise<Result>
-}
-
-/**
- * `nodeOptions`: e.g. `--import tsx` for a command that loads `@effect-kinesis/local`, which the bundle
- * keeps outside and which this workspace resolves to its TypeScript sources.
- */
-const start = (args: ReadonlyArray<string>, input?: string, nodeOptions: ReadonlyArray<string> = []): Running => {
-  const started = Date.now()
-  const child = spawn(process.execPath, [...nodeOptions, bin, ...args], { env: env(), stdio: ["pipe", "pipe", "pipe"] })
-  let stdout = ""
-  let stderr = ""
-  child.stdout!.setEncoding("utf8").on("data", (data: string) => (stdout += data))
-  child.stderr!.setEncoding("utf8").on("data", (data: string) => (stderr += data))
-  child.stdin!.end(input ?? "")
-  const result = new Promise<Result>((resolve, reject) => {
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout, stderr, millis: Date.now() - started }))
-  })
-  return { child, stdout: () => stdout, result }
-}
-
-/**
- * Child processes at once: each spends ~0.3 s of CPU starting (more with tsx), and the machine has few
- * cores — more at once would only make each slower.
- */
-const slots = Effect.unsafeMakeSemaphore(3)
-
-/** Runs the CLI to its end. */
-const cli = (
-  args: ReadonlyArray<string>,
-  input?: string,
-  nodeOptions?: ReadonlyArray<string>
-): Effect.Effect<Result> => slots.withPermits(1)(Effect.promise(() => start(args, input, nodeOptions).result))
+import { cli, lines, slots, start } from "./utils/process.js"
 
 const kinesalite = () => ["--endpoint", inject("kinesalite").endpoint]
 const redis = (group: string) => ["--group", group, "--redis", inject("redis").url]
-
-const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.length > 0)
 
 /** A new stream, ACTIVE. */
 const createStream = (prefix: string, shardCount: number) =>
@@ -107,7 +48,7 @@ describe.concurrent("effect-kinesis CLI (child processes)", () => {
       const name = yield* createStream("cli-put", 8) // the producer paces each shard at 1,000 records/s
       const input = Array.from({ length: 10_000 }, (_, i) => `line-${i}`)
 
-      const put = yield* cli(["put", name, ...kinesalite()], input.join("\n") + "\n")
+      const put = yield* cli(["put", name, ...kinesalite()], { input: input.join("\n") + "\n" })
       assert.strictEqual(put.code, 0, put.stderr)
       assert.strictEqual(put.stdout, `10000 records put to ${name}\n`)
       assert.match(put.stderr, /put: 10,000 records read in/)
@@ -127,7 +68,7 @@ describe.concurrent("effect-kinesis CLI (child processes)", () => {
         const input = Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: i, customer: `c-${i % 3}` }))
         const put = yield* cli(
           ["put", name, ...kinesalite(), "--json", "--partition-key", "field:customer", "--quiet"],
-          input.join("\n")
+          { input: input.join("\n") }
         )
         assert.strictEqual(put.code, 0, put.stderr)
         assert.strictEqual(put.stderr, "")
@@ -173,7 +114,7 @@ describe.concurrent("effect-kinesis CLI (child processes)", () => {
     () =>
       Effect.gen(function*() {
         const name = yield* createStream("cli-bad-input", 1)
-        const put = yield* cli(["put", name, ...kinesalite(), "--json", "--quiet"], `{"a":1}\nnot json\n`)
+        const put = yield* cli(["put", name, ...kinesalite(), "--json", "--quiet"], { input: `{"a":1}\nnot json\n` })
         assert.strictEqual(put.code, 1)
         assert.match(put.stderr, /^effect-kinesis: InvalidInput: line 2: not JSON .*\(hint: .*\)\n$/)
       }).pipe(Effect.provide(kinesaliteLayer())),
@@ -283,9 +224,9 @@ describe.concurrent("effect-kinesis CLI (child processes)", () => {
   it.live("bad command lines are usage errors: exit 2, nothing on stdout", () =>
     Effect.gen(function*() {
       const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
-        [["streams", "--bogus"], /unknown argument: '--bogus'/],
+        [["streams", "--bogus"], /unknown option '--bogus'/],
         [["describe"], /stream/i],
-        [["tail", "s", "--format", "xml"], /Expected one of the following cases: raw, json, pretty/],
+        [["tail", "s", "--format", "xml"], /--format: 'xml' is not one of raw, json, pretty/],
         [["tail", "s", "--from", "yesterday", ...kinesalite()], /--from must be trim-horizon, latest or timestamp/],
         [["status", "s", "--group", "g", ...kinesalite()], /--group needs a checkpoint store/],
         [["describe", "not a stream!", ...kinesalite()], /^effect-kinesis: InvalidStreamAddress: /m],
@@ -318,7 +259,7 @@ describe.concurrent("effect-kinesis CLI (child processes)", () => {
       const endpoint = ["--endpoint", inject("kinesisLocal").endpoint]
       const input = Array.from({ length: 20 }, (_, i) => `arn-line-${i}`)
 
-      const put = yield* cli(["put", arn, ...endpoint, "--quiet"], input.join("\n"))
+      const put = yield* cli(["put", arn, ...endpoint, "--quiet"], { input: input.join("\n") })
       assert.strictEqual(put.code, 0, put.stderr)
       assert.strictEqual(put.stdout, `20 records put to ${arn}\n`)
 
@@ -336,7 +277,9 @@ describe.concurrent("effect-kinesis CLI (child processes)", () => {
 
   it.live("bench measures put and read throughput on an embedded kinesalite", () =>
     Effect.gen(function*() {
-      const result = yield* cli(["bench", "--local", "--records", "1000", "--json"], undefined, ["--import", "tsx"])
+      const result = yield* cli(["bench", "--local", "--records", "1000", "--json"], {
+        nodeOptions: ["--import", "tsx"]
+      })
       assert.strictEqual(result.code, 0, result.stderr)
       const report = JSON.parse(result.stdout) as {
         records: number

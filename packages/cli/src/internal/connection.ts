@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import { retrying } from "./contact.js"
 import { UsageError } from "./errors.js"
 
 /** The options every command takes. @internal */
@@ -95,10 +96,19 @@ export const parseStream = (
   input: string
 ): Effect.Effect<StreamAddress.StreamAddress, KinesisError.InvalidStreamAddress> => StreamAddress.make(input)
 
-/** Retries throttling (control-plane rates) a few times with jittered back-off. @internal */
+/**
+ * Retries throttling (control-plane rates) a few times with jittered back-off; each retry is logged
+ * (`--log-level info`) and recorded for `--timeout`.
+ *
+ * @internal
+ */
 export const retryThrottling = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.retry(effect, {
-    schedule: Schedule.exponential("200 millis", 2).pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(6))),
+    schedule: Schedule.exponential("200 millis", 2).pipe(
+      Schedule.jittered,
+      Schedule.intersect(Schedule.recurs(6)),
+      Schedule.tapInput((error: E) => KinesisError.isThrottling(error) ? retrying(error) : Effect.void)
+    ),
     while: KinesisError.isThrottling
   })
 
@@ -157,6 +167,18 @@ export const resolveStore = (options: GroupOptions): Effect.Effect<Store | undef
 /** A short description of the store, for output. @internal */
 export const describeStore = (store: Store): string =>
   store._tag === "Redis" ? `redis ${store.url.replace(/\/\/[^@/]*@/, "//***@")}` : `dynamodb table ${store.table}`
+
+/**
+ * What a command waits for, for the `Timeout` message: `Kinesis (http://127.0.0.1:4567)`, and the
+ * checkpoint store when there is one.
+ *
+ * @internal
+ */
+export const describeTarget = (connection: Connection, store?: Store | undefined): string => {
+  const endpoint = Option.getOrUndefined(connection.endpoint) ?? process.env.KINESIS_ENDPOINT
+  const kinesis = `Kinesis${endpoint === undefined ? "" : ` (${endpoint})`}`
+  return store === undefined ? kinesis : `${kinesis} or the checkpoint store (${describeStore(store)})`
+}
 
 /**
  * The Checkpointer of a group (loaded on demand: the store clients are only imported when used).

@@ -7,9 +7,11 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
+import { docText } from "./help.js"
 
 /**
  * The command line is wrong in a way the parser cannot see (conflicting or incomplete options, a
@@ -20,6 +22,24 @@ import * as Predicate from "effect/Predicate"
 export class UsageError extends Data.TaggedError("UsageError")<{
   readonly message: string
 }> {}
+
+/**
+ * Nothing answered within `--timeout`: `tail` before its consumer made contact (listed the shards, took
+ * its leases), `status` before the first status. `lastError` is the last typed error seen while retrying
+ * (reported in its place), if any was: none means every call was still waiting for an answer.
+ *
+ * @internal
+ */
+export class Timeout extends Data.TaggedError("Timeout")<{
+  /** What was waited for, e.g. `Kinesis (http://127.0.0.1:4567)`. */
+  readonly waitingFor: string
+  readonly timeout: Duration.Duration
+  readonly lastError: unknown
+}> {
+  override get message(): string {
+    return `no answer from ${this.waitingFor} within ${Duration.format(this.timeout)}`
+  }
+}
 
 /**
  * A line read from stdin is not what the options say it is (not JSON with `--json`, no partition-key
@@ -85,9 +105,14 @@ export const ExitCode = {
 
 /** @internal */
 export interface Report {
-  /** What is printed to stderr (one line), or `undefined` when it was printed already (by the parser). */
-  readonly line: string | undefined
+  /** What is printed to stderr (one line). */
+  readonly line: string
   readonly code: number
+}
+
+/** Where a failure happened: the sub-command given on the command line, if any (for the usage hint). @internal */
+export interface ReportContext {
+  readonly command?: string | undefined
 }
 
 const hints: Record<string, string> = {
@@ -117,10 +142,20 @@ const hints: Record<string, string> = {
   MissingPackage: "install it beside the CLI (npm install @effect-kinesis/local), or give --endpoint",
   BenchIncomplete: "not every record came back in time: raise --timeout, or check the stream's consumers and retention",
   ConfigError: "an environment variable (AWS_REGION, KINESIS_ENDPOINT, KINESIS_MAX_ATTEMPTS, ...) has an invalid value",
-  UsageError: "see --help"
+  Timeout:
+    "check --endpoint (a server that accepts connections but never answers?), --region and connectivity, or raise --timeout"
 }
 
-const oneLine = (text: string, max = 400): string => {
+/** `run \`effect-kinesis tail --help\`` @internal */
+export const helpHint = (context: ReportContext): string =>
+  `run \`effect-kinesis${context.command === undefined ? "" : ` ${context.command}`} --help\``
+
+/** The one line of a usage error (exit code 2). @internal */
+export const usageLine = (message: string, context: ReportContext): string =>
+  `effect-kinesis: UsageError: ${oneLine(message)} (hint: ${helpHint(context)})`
+
+/** Whitespace (newlines too) collapsed, at most `max` characters. @internal */
+export const oneLine = (text: string, max = 400): string => {
   const flat = text.replace(/\s+/g, " ").trim()
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat
 }
@@ -130,11 +165,19 @@ const stringField = (u: object, key: string): string | undefined => {
   return typeof value === "string" && value.length > 0 ? value : undefined
 }
 
+const describe = (error: object, tag: string): { readonly text: string; readonly where: string } => {
+  const message = oneLine(stringField(error, "message") ?? "")
+  const operation = stringField(error, "operation")
+  const stream = stringField(error, "stream")
+  const where = operation === undefined ? "" : stream === undefined ? ` (${operation})` : ` (${operation} ${stream})`
+  return { text: `${tag}: ${message.length === 0 ? "failed" : message}`, where }
+}
+
 /** The line and exit code of one failure value. @internal */
-export const reportError = (error: unknown): Report => {
+export const reportError = (error: unknown, context: ReportContext = {}): Report => {
   if (ValidationError.isValidationError(error)) {
-    // @effect/cli printed the parse error (and the usage) already
-    return { line: undefined, code: ExitCode.usage }
+    // normally reported before the command runs (see commandLine.ts); this is the fallback
+    return { line: usageLine(docText(error.error), context), code: ExitCode.usage }
   }
   if (ConfigError.isConfigError(error)) {
     return {
@@ -142,29 +185,41 @@ export const reportError = (error: unknown): Report => {
       code: ExitCode.failure
     }
   }
+  if (
+    error instanceof Timeout && Predicate.isObject(error.lastError) && Predicate.hasProperty(error.lastError, "_tag")
+  ) {
+    // the last typed error seen, and that it went on until the timeout
+    const last = error.lastError
+    const tag = String(last._tag)
+    const { text, where } = describe(last, tag)
+    const hint = hints[tag]
+    return {
+      line: `effect-kinesis: ${text}${where}; still failing after ${Duration.format(error.timeout)} (--timeout)` +
+        (hint === undefined ? "" : ` (hint: ${hint})`),
+      code: ExitCode.failure
+    }
+  }
   if (Predicate.isObject(error) && Predicate.hasProperty(error, "_tag") && typeof error._tag === "string") {
     const tag = error._tag
-    const message = oneLine(stringField(error, "message") ?? "")
-    const operation = stringField(error, "operation")
-    const stream = stringField(error, "stream")
-    const where = operation === undefined ? "" : stream === undefined ? ` (${operation})` : ` (${operation} ${stream})`
+    if (tag === "UsageError") {
+      return { line: usageLine(stringField(error, "message") ?? "", context), code: ExitCode.usage }
+    }
+    const { text, where } = describe(error, tag)
     const hint = hints[tag]
-    const code = tag === "UsageError" || tag === "InvalidStreamAddress" ? ExitCode.usage : ExitCode.failure
-    const text = tag === "UsageError"
-      ? `effect-kinesis: ${message} (see --help)`
-      : `effect-kinesis: ${tag}: ${message.length === 0 ? "failed" : message}${where}` +
-        (hint === undefined ? "" : ` (hint: ${hint})`)
-    return { line: text, code }
+    return {
+      line: `effect-kinesis: ${text}${where}` + (hint === undefined ? "" : ` (hint: ${hint})`),
+      code: tag === "InvalidStreamAddress" ? ExitCode.usage : ExitCode.failure
+    }
   }
   const message = error instanceof Error ? error.message : String(error)
   return { line: `effect-kinesis: unexpected error: ${oneLine(message)}`, code: ExitCode.failure }
 }
 
 /** The report of a failed run's `Cause` (the first typed failure wins; else the first defect). @internal */
-export const reportCause = <E>(cause: Cause.Cause<E>): Report => {
+export const reportCause = <E>(cause: Cause.Cause<E>, context: ReportContext = {}): Report => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return reportError(failure.value)
+  if (Option.isSome(failure)) return reportError(failure.value, context)
   const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return reportError(defect.value)
+  if (Option.isSome(defect)) return reportError(defect.value, context)
   return { line: `effect-kinesis: unexpected error: ${oneLine(Cause.pretty(cause))}`, code: ExitCode.failure }
 }

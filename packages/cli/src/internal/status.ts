@@ -23,6 +23,7 @@ import {
   checkpointerLayer,
   type Connection,
   describeStore,
+  describeTarget,
   type GroupOptions,
   kinesisLayer,
   parseStream,
@@ -30,6 +31,7 @@ import {
   retryThrottling,
   type Store
 } from "./connection.js"
+import { record, withDeadline } from "./contact.js"
 import { UsageError } from "./errors.js"
 import * as Format from "./format.js"
 
@@ -40,6 +42,8 @@ export interface StatusOptions extends Connection, GroupOptions {
   readonly watch: boolean
   readonly interval: Duration.Duration
   readonly scanLimit: number
+  /** The time the first status may take. */
+  readonly timeout: Duration.Duration
 }
 
 /** @internal */
@@ -310,9 +314,13 @@ export const status = (options: StatusOptions) =>
     if (Duration.toMillis(options.interval) < 100) {
       return yield* new UsageError({ message: "--interval must be at least 100 millis" })
     }
-    const run = (group: { readonly store: Store; readonly checkpointer: Checkpointer.Service } | undefined) => {
+    const run = (
+      group: { readonly store: Store; readonly checkpointer: Checkpointer.Service } | undefined,
+      contacted: Effect.Effect<void>
+    ) => {
       const once = Effect.gen(function*() {
         const { report: result, topology } = yield* report(address, group, options.scanLimit)
+        yield* contacted
         if (options.json) {
           yield* Format.outLine(JSON.stringify(result, null, options.watch ? undefined : 2))
         } else if (options.watch && Format.stdoutIsTty()) {
@@ -323,18 +331,33 @@ export const status = (options: StatusOptions) =>
         }
       })
       if (!options.watch) return once
-      // a refresh that failed for a passing reason (throttling, network, store) does not end the watch
+      // a refresh that failed for a passing reason (throttling, network, store) does not end the watch;
+      // until a first one succeeded, --timeout bounds the retrying
       const refresh = Effect.catchIf(
         once,
         (error) => KinesisError.isRetryable(error) || error._tag === "CheckpointerError",
-        (error) => Format.errLine(`effect-kinesis: warning: refresh failed (${error._tag}: ${error.message}); retrying`)
+        (error) =>
+          Effect.zipRight(
+            record(error),
+            Format.errLine(`effect-kinesis: warning: refresh failed (${error._tag}: ${error.message}); retrying`)
+          )
       )
       return Effect.forever(Effect.zipRight(refresh, Effect.sleep(options.interval)))
     }
-    if (store === undefined) return yield* run(undefined).pipe(Effect.provide(kinesisLayer(options, address)))
-    return yield* Effect.flatMap(Checkpointer.Checkpointer, (checkpointer) => run({ store, checkpointer })).pipe(
-      Effect.provide(
-        Layer.merge(kinesisLayer(options, address), checkpointerLayer(store, options, { createTable: false }))
+    const waitingFor = describeTarget(options, store)
+    if (store === undefined) {
+      return yield* withDeadline(
+        { timeout: options.timeout, waitingFor },
+        (contacted) => run(undefined, contacted).pipe(Effect.provide(kinesisLayer(options, address)))
       )
+    }
+    return yield* withDeadline(
+      { timeout: options.timeout, waitingFor },
+      (contacted) =>
+        Effect.flatMap(Checkpointer.Checkpointer, (checkpointer) => run({ store, checkpointer }, contacted)).pipe(
+          Effect.provide(
+            Layer.merge(kinesisLayer(options, address), checkpointerLayer(store, options, { createTable: false }))
+          )
+        )
     )
   })

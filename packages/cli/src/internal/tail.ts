@@ -12,6 +12,7 @@ import type * as Kinesis from "@effect-kinesis/core/Kinesis"
 import type * as Processor from "@effect-kinesis/core/Processor"
 import type * as StreamAddress from "@effect-kinesis/core/StreamAddress"
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -20,12 +21,14 @@ import type { ProcessorName, TailFormat } from "./choices.js"
 import {
   checkpointerLayer,
   type Connection,
+  describeTarget,
   type GroupOptions,
   kinesisLayer,
   memoryCheckpointer,
   parseStream,
   resolveStore
 } from "./connection.js"
+import { logged, withDeadline } from "./contact.js"
 import { UsageError } from "./errors.js"
 import * as Format from "./format.js"
 import { select, valueJson, valueText } from "./processors.js"
@@ -37,7 +40,12 @@ export interface TailOptions extends Connection, GroupOptions {
   readonly processor: Option.Option<ProcessorName>
   readonly format: TailFormat
   readonly limit: Option.Option<number>
+  /** The time the consumer may take to make contact (list the shards, take its leases). */
+  readonly timeout: Duration.Duration
 }
+
+/** The consumer's default retry schedule (without end), each retry logged and recorded for `--timeout`. */
+const retrySchedule = logged(Consumer.defaults.retrySchedule)
 
 /** Where shards without a checkpoint start. @internal */
 export type Start =
@@ -93,7 +101,8 @@ const consume = <A>(
   address: StreamAddress.StreamAddress,
   processor: Processor.Processor<A>,
   start: Start,
-  options: TailOptions
+  options: TailOptions,
+  contacted: Effect.Effect<void>
 ): Effect.Effect<void, Consumer.ConsumerError, Kinesis.Kinesis | Checkpointer.Checkpointer> =>
   Effect.gen(function*() {
     const consumer = yield* Consumer.make({
@@ -101,8 +110,15 @@ const consume = <A>(
       processor,
       iteratorType: start.iteratorType,
       timestamp: start.iteratorType === "AT_TIMESTAMP" ? start.timestamp : undefined,
-      checkpoint: "manual"
+      checkpoint: "manual",
+      retrySchedule
     })
+    // the shards are listed and the leases taken: from here a quiet stream is waited on without end
+    yield* contacted
+    const started = yield* consumer.status
+    yield* Effect.logDebug(
+      `tail: reading ${started.totals.reading} of ${started.shards.length} shard(s) of ${started.stream}`
+    )
     const records = Option.match(options.limit, {
       onNone: () => consumer.records,
       onSome: (limit) => Stream.take(consumer.records, limit)
@@ -140,13 +156,20 @@ export const tail = (options: TailOptions) =>
       return yield* new UsageError({ message: "--limit must be at least 1" })
     }
     const selected = select(Option.getOrElse(options.processor, (): ProcessorName => "string"))
-    const program = selected.kind === "text"
-      ? consume(address, selected.processor, start, options)
-      : selected.kind === "json"
-      ? consume(address, selected.processor, start, options)
-      : consume(address, selected.processor, start, options)
+    const program = (contacted: Effect.Effect<void>) =>
+      selected.kind === "text"
+        ? consume(address, selected.processor, start, options, contacted)
+        : selected.kind === "json"
+        ? consume(address, selected.processor, start, options, contacted)
+        : consume(address, selected.processor, start, options, contacted)
     const checkpointer = store === undefined
       ? memoryCheckpointer
       : checkpointerLayer(store, options, { createTable: true })
-    return yield* program.pipe(Effect.provide(Layer.merge(kinesisLayer(options, address), checkpointer)))
+    const waitingFor = describeTarget(options, store)
+    yield* Effect.logDebug(`tail: connecting to ${waitingFor} (--timeout ${Duration.format(options.timeout)})`)
+    // the layers are built inside the deadline: a checkpoint store that does not answer is bounded too
+    return yield* withDeadline(
+      { timeout: options.timeout, waitingFor },
+      (contacted) => program(contacted).pipe(Effect.provide(Layer.merge(kinesisLayer(options, address), checkpointer)))
+    )
   })

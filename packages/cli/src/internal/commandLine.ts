@@ -1,0 +1,253 @@
+/**
+ * The command line, read before @effect/cli runs the command: an argument error (unknown option or
+ * command, bad value, missing argument) becomes the CLI's one usage line, and `--help` / `--version`
+ * are printed here (see help.ts); anything else is left to @effect/cli's `CliApp`.
+ *
+ * @internal
+ */
+import * as AutoCorrect from "@effect/cli/AutoCorrect"
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as CommandDescriptor from "@effect/cli/CommandDescriptor"
+import type * as HelpDoc from "@effect/cli/HelpDoc"
+import type * as Span from "@effect/cli/HelpDoc/Span"
+import * as Usage from "@effect/cli/Usage"
+import type * as ValidationError from "@effect/cli/ValidationError"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import type * as Terminal from "@effect/platform/Terminal"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import { type CommandSummary, docText, type HelpPage, spanText, usageGroups } from "./help.js"
+
+/** The parser's configuration (@effect/cli's defaults), for parsing and for the help. @internal */
+export const config: CliConfig.CliConfig = CliConfig.defaultConfig
+
+/** @effect/cli's own options, which every command takes. */
+const builtIns = ["--help", "-h", "--version", "--wizard", "--completions", "--log-level"]
+
+/** What the command line asks for, as far as this module handles it. @internal */
+export type Reading =
+  | { readonly _tag: "Run" }
+  | { readonly _tag: "Help"; readonly page: HelpPage }
+  | { readonly _tag: "Version" }
+  | { readonly _tag: "UsageError"; readonly message: string }
+
+/** The sub-command named on the command line (the first argument that is one), for the usage hint. @internal */
+export const subcommandOf = <A>(
+  root: CommandDescriptor.Command<A>,
+  args: ReadonlyArray<string>
+): string | undefined => {
+  const subcommands = CommandDescriptor.getSubcommands(root)
+  return args.find((arg) => HashMap.has(subcommands, arg))
+}
+
+/** The options (`--region`, ...) in a usage, with their choices (`raw | json | pretty`) if any. */
+const optionsOf = (usage: Usage.Usage): Array<{ readonly name: string; readonly choices: ReadonlyArray<string> }> => {
+  switch (usage._tag) {
+    case "Named": {
+      const choices = Option.match(usage.acceptedValues, {
+        onNone: (): ReadonlyArray<string> => [],
+        onSome: (values) => values.split("|").map((value) => value.trim())
+      })
+      return usage.names.filter((name) => name.startsWith("-")).map((name) => ({ name, choices }))
+    }
+    case "Optional":
+    case "Repeated":
+      return optionsOf(usage.usage)
+    case "Alternation":
+    case "Concat":
+      return [...optionsOf(usage.left), ...optionsOf(usage.right)]
+    case "Empty":
+    case "Mixed":
+      return []
+  }
+}
+
+/** The options of the sub-command on the command line (none without one). */
+const subcommandOptions = <A>(root: CommandDescriptor.Command<A>, args: ReadonlyArray<string>) => {
+  const command = subcommandOf(root, args)
+  return command === undefined
+    ? []
+    : Option.match(HashMap.get(CommandDescriptor.getSubcommands(root), command), {
+      onNone: () => [],
+      onSome: (descriptor) => optionsOf(CommandDescriptor.getUsage(descriptor))
+    })
+}
+
+/** The first paragraph after a `DESCRIPTION` header. */
+const descriptionOf = (doc: HelpDoc.HelpDoc): Span.Span | undefined => {
+  const flat: Array<HelpDoc.HelpDoc> = []
+  const walk = (d: HelpDoc.HelpDoc): void => {
+    if (d._tag === "Sequence") {
+      walk(d.left)
+      walk(d.right)
+    } else {
+      flat.push(d)
+    }
+  }
+  walk(doc)
+  const at = flat.findIndex((d) => d._tag === "Header" && spanText(d.value) === "DESCRIPTION")
+  const next = at < 0 ? undefined : flat[at + 1]
+  return next?._tag === "Paragraph" ? next.value : undefined
+}
+
+/** The sub-commands for the root's help: name and arguments (not the options), and description. */
+const commandSummaries = <A>(
+  root: CommandDescriptor.Command<A>,
+  names: ReadonlyArray<string>
+): Array<CommandSummary> => {
+  const subcommands = CommandDescriptor.getSubcommands(root)
+  return names.flatMap((name) =>
+    Option.match(HashMap.get(subcommands, name), {
+      onNone: () => [],
+      onSome: (descriptor) => {
+        const usage = docText(Usage.getHelp(CommandDescriptor.getUsage(descriptor)))
+        const synopsis = usageGroups(usage.replace(/\s+/g, " ").trim()).filter((group) => !group.startsWith("[")).join(
+          " "
+        )
+        return [{
+          synopsis,
+          description: descriptionOf(CommandDescriptor.getHelp(descriptor, config)) ?? { _tag: "Text", value: "" }
+        }]
+      }
+    })
+  )
+}
+
+/** `--log-level`'s values (@effect/cli's). */
+const logLevels = ["all", "trace", "debug", "info", "warning", "error", "fatal", "none"]
+
+/** A `--log-level` without a valid value (@effect/cli would call it an unknown argument). */
+const logLevelError = (args: ReadonlyArray<string>): string | undefined => {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    const value = arg === "--log-level" ? args[i + 1] : arg.startsWith("--log-level=") ? arg.slice(12) : null
+    if (value === null) continue
+    if (value === undefined) return "--log-level needs a value: one of " + logLevels.join(", ")
+    if (!logLevels.includes(value.toLowerCase())) {
+      return `--log-level: '${value}' is not one of ${logLevels.join(", ")}`
+    }
+  }
+  return undefined
+}
+
+/** `--log-level debug` and `--log-level=debug` taken out, as @effect/cli does before it parses again. */
+const withoutLogLevel = (args: ReadonlyArray<string>): Array<string> =>
+  args.filter((arg, i) => !(arg === "--log-level" || arg.startsWith("--log-level=") || args[i - 1] === "--log-level"))
+
+const quote = (arg: string): string => `'${arg}'`
+
+/** The message of an argument @effect/cli did not consume. */
+const leftoverMessage = (head: string, next: string | undefined, known: ReadonlyArray<string>): string => {
+  if (!head.startsWith("-")) return `unexpected argument ${quote(head)}`
+  const name = head.split("=")[0]!
+  if (known.includes(name)) {
+    // a known option left over: its value is missing or was refused
+    return next === undefined || next.startsWith("-")
+      ? `${name} needs a value`
+      : `${name}: invalid value ${quote(next)}`
+  }
+  const closest = known
+    .map((option) => [option, AutoCorrect.levensteinDistance(name, option, config)] as const)
+    .filter(([, distance]) => distance <= config.autoCorrectLimit)
+    .sort(([, a], [, b]) => a - b)[0]
+  return `unknown option ${quote(name)}` + (closest === undefined ? "" : ` (did you mean ${closest[0]}?)`)
+}
+
+/** The message of a parse error, in the CLI's words where @effect/cli's are unclear. */
+const errorMessage = <A>(
+  root: CommandDescriptor.Command<A>,
+  subcommandNames: ReadonlyArray<string>,
+  error: ValidationError.ValidationError,
+  args: ReadonlyArray<string>
+): string => {
+  const text = docText(error.error).replace(/\s+/g, " ").trim()
+  if (error._tag === "CommandMismatch") {
+    const commands = subcommandNames.join(", ")
+    const first = args[0] ?? ""
+    return first.startsWith("-")
+      ? `unknown option ${quote(first)} before the command (the commands: ${commands})`
+      : `unknown command ${quote(first)} (the commands: ${commands})`
+  }
+  const notA = /^'(.*)' is not an? (.+)$/.exec(text)
+  if (notA !== null) {
+    // which option was given the value: the argument before it
+    const at = args.indexOf(notA[1]!)
+    const option = at > 0 && args[at - 1]!.startsWith("-") ? `${args[at - 1]}: ` : ""
+    const kind = notA[2]!
+    return `${option}${quote(notA[1]!)} is not ${/^[aeiou]/i.test(kind) ? "an" : "a"} ${kind}`
+  }
+  const cases = /^Expected one of the following cases: (.+)$/.exec(text)
+  if (cases !== null) {
+    // the option with these choices, and the value it was given
+    const choices = cases[1]!.split(",").map((choice) => choice.trim())
+    const option = subcommandOptions(root, args).find((o) =>
+      o.choices.length === choices.length && o.choices.every((choice) => choices.includes(choice))
+    )
+    const at = option === undefined ? -1 : args.indexOf(option.name)
+    const value = at < 0 ? undefined : args[at + 1]
+    if (option !== undefined && value !== undefined) {
+      return `${option.name}: ${quote(value)} is not one of ${choices.join(", ")}`
+    }
+    return `expected one of ${choices.join(", ")}`
+  }
+  const missing = /^Missing argument <(.+)>$/.exec(text)
+  if (missing !== null) return `missing argument ${missing[1]}`
+  return text
+}
+
+/**
+ * Parses the command line (`args`: without the runtime and the script) the way `CliApp` will, and says
+ * what to do: run it, print the help or the version, or report a usage error.
+ *
+ * @internal
+ */
+export const read = <A>(
+  root: CommandDescriptor.Command<A>,
+  program: {
+    readonly name: string
+    readonly version: string
+    /** The sub-commands, in the order the help lists them. */
+    readonly subcommands: ReadonlyArray<string>
+  },
+  args: ReadonlyArray<string>
+): Effect.Effect<Reading, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal> => {
+  const { name, subcommands, version } = program
+  const logLevel = logLevelError(args)
+  if (logLevel !== undefined) return Effect.succeed({ _tag: "UsageError", message: logLevel })
+  const parsedArgs = withoutLogLevel(args)
+  return CommandDescriptor.parse(root, [name, ...parsedArgs], config).pipe(
+    Effect.map((directive): Reading => {
+      if (directive._tag === "BuiltIn") {
+        const option = directive.option
+        switch (option._tag) {
+          case "ShowHelp":
+            return {
+              _tag: "Help",
+              page: {
+                name,
+                version,
+                usage: option.usage,
+                doc: option.helpDoc,
+                commands: subcommandOf(root, parsedArgs) === undefined
+                  ? commandSummaries(root, subcommands)
+                  : undefined
+              }
+            }
+          case "ShowVersion":
+            return { _tag: "Version" }
+          default:
+            return { _tag: "Run" }
+        }
+      }
+      const [head, next] = directive.leftover
+      if (head === undefined) return { _tag: "Run" }
+      const known = [...subcommandOptions(root, parsedArgs).map((option) => option.name), ...builtIns]
+      return { _tag: "UsageError", message: leftoverMessage(head, next, known) }
+    }),
+    Effect.catchAll((error) =>
+      Effect.succeed<Reading>({ _tag: "UsageError", message: errorMessage(root, subcommands, error, parsedArgs) })
+    )
+  )
+}
