@@ -23,6 +23,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
@@ -36,6 +37,7 @@ import * as StreamAddress from "../StreamAddress.js"
 import * as Records from "./dataPlane/records.js"
 import type * as Transport from "./dataPlane/transport.js"
 import { fromSdkError, PUT_RECORDS_ERRORS } from "./sdkErrors.js"
+import * as Tracing from "./tracing.js"
 
 /** @internal */
 export const defaults = {
@@ -48,27 +50,54 @@ export const defaults = {
 
 type Tag = ServiceError["_tag"]
 
+/** What a call learned of its response beyond its output (the data plane's transport fills it in). */
+interface CallMeta {
+  requestId?: string | undefined
+}
+
 /**
- * Runs one SDK call: passes the fiber's abort signal (interruption aborts the HTTP request) and maps
- * any failure to the operation's error union.
+ * Runs one Kinesis API call in its span (`Kinesis.<Operation>`, tracing.ts): passes the fiber's abort
+ * signal (interruption aborts the HTTP request), maps any failure to the operation's error union and
+ * records the AWS request id, from the SDK's `$metadata` or the transport's `meta`.
  */
-const call = <A, T extends Tag>(
+const callApi = <A, T extends Tag>(
   operation: string,
   allowed: ReadonlyArray<T>,
   stream: StreamAddress.StreamAddress | string | undefined,
-  send: (abortSignal: AbortSignal) => Promise<A>
-): Effect.Effect<A, Extract<ServiceError, { readonly _tag: T }>> =>
-  Effect.tryPromise({
-    try: send,
-    catch: (error) =>
-      // `fromSdkError` only returns tags listed in `allowed` (anything else becomes KinesisUnknownError).
-      fromSdkError(
-        error,
-        operation,
-        typeof stream === "object" ? StreamAddress.format(stream) : stream,
-        allowed
-      ) as Extract<ServiceError, { readonly _tag: T }>
-  })
+  send: (abortSignal: AbortSignal, meta: CallMeta) => Promise<A>,
+  region?: () => string | undefined
+): Effect.Effect<A, Extract<ServiceError, { readonly _tag: T }>> => {
+  const label = typeof stream === "object" ? StreamAddress.format(stream) : stream
+  return Tracing.call(
+    Effect.suspend(() => {
+      const meta: CallMeta = {}
+      return Effect.tryPromise({
+        try: (abortSignal) => send(abortSignal, meta),
+        catch: (error) =>
+          // `fromSdkError` only returns tags listed in `allowed` (anything else becomes KinesisUnknownError).
+          fromSdkError(error, operation, label, allowed) as Extract<ServiceError, { readonly _tag: T }>
+      }).pipe(
+        Effect.tapBoth({
+          onFailure: (error) => annotateRequestId(error.requestId),
+          onSuccess: (out) =>
+            annotateRequestId(
+              meta.requestId ??
+                (Predicate.hasProperty(out, "$metadata") && Predicate.hasProperty(out.$metadata, "requestId") &&
+                    typeof out.$metadata.requestId === "string"
+                  ? out.$metadata.requestId
+                  : undefined)
+            )
+        })
+      )
+    }),
+    operation,
+    typeof stream === "object" ? stream.name : stream,
+    region?.()
+  )
+}
+
+const annotateRequestId = (requestId: string | undefined): Effect.Effect<void> =>
+  requestId === undefined ? Effect.void : Effect.annotateCurrentSpan("aws.request_id", requestId)
 
 const PUT_RECORDS = PUT_RECORDS_ERRORS satisfies ReadonlyArray<Kinesis.PutRecordsError["_tag"]>
 const GET_RECORDS = [...PUT_RECORDS, "ExpiredIterator"] as const satisfies ReadonlyArray<
@@ -177,6 +206,21 @@ export const fromClient = (
   options?: { readonly dataPlane?: Kinesis.DataPlane | undefined }
 ): Kinesis.Service => {
   const dataPlane = options?.dataPlane ?? defaults.dataPlane
+  // the region for the spans' `cloud.region`, once the client has resolved it (a client without one
+  // fails its calls with its own error)
+  let region: string | undefined
+  if (typeof client.config.region === "function") {
+    client.config.region().then((resolved) => {
+      region = resolved
+    }, () => undefined)
+  }
+  const regionNow = () => region
+  const call = <A, T extends Tag>(
+    operation: string,
+    allowed: ReadonlyArray<T>,
+    stream: StreamAddress.StreamAddress | string | undefined,
+    send: (abortSignal: AbortSignal, meta: CallMeta) => Promise<A>
+  ) => callApi(operation, allowed, stream, send, regionNow)
   // the transport (and the SigV4 signer it imports) is loaded on the first data-plane call, not with the
   // module: a program's start pays for it only when it sends or reads records
   let transport: Promise<Transport.Transport> | undefined
@@ -279,14 +323,15 @@ export const fromClient = (
   const putRecords = direct === undefined ?
     sdkPutRecords :
     (request: Kinesis.PutRecordsRequest) =>
-      call("putRecords", PUT_RECORDS, request.stream, async (abortSignal) => {
+      call("putRecords", PUT_RECORDS, request.stream, async (abortSignal, meta) => {
         const body = Records.putRecords(direct.format, request)
         const out = await (await direct.transport()).send(
           "PutRecords",
           direct.format,
           body,
           request.stream,
-          abortSignal
+          abortSignal,
+          meta
         )
         return Records.putRecordsResponse(Records.parse(direct.format, out))
       })
@@ -294,23 +339,31 @@ export const fromClient = (
   const putRecord = direct === undefined ?
     sdkPutRecord :
     (request: Kinesis.PutRecordRequest) =>
-      call("putRecord", PUT_RECORDS, request.stream, async (abortSignal) => {
+      call("putRecord", PUT_RECORDS, request.stream, async (abortSignal, meta) => {
         const body = Records.putRecord(direct.format, request)
-        const out = await (await direct.transport()).send("PutRecord", direct.format, body, request.stream, abortSignal)
+        const out = await (await direct.transport()).send(
+          "PutRecord",
+          direct.format,
+          body,
+          request.stream,
+          abortSignal,
+          meta
+        )
         return Records.putRecordResponse(Records.parse(direct.format, out))
       })
 
   const getRecords = direct === undefined ?
     sdkGetRecords :
     (request: Kinesis.GetRecordsRequest) =>
-      call("getRecords", GET_RECORDS, request.stream, async (abortSignal) => {
+      call("getRecords", GET_RECORDS, request.stream, async (abortSignal, meta) => {
         const body = Records.getRecords(direct.format, request)
         const out = await (await direct.transport()).send(
           "GetRecords",
           direct.format,
           body,
           request.stream,
-          abortSignal
+          abortSignal,
+          meta
         )
         return Records.getRecordsResponse(Records.parse(direct.format, out))
       })

@@ -231,7 +231,14 @@ export const make = <A, E, R>(
       readers: leases.readers,
       leasesLost: leases.leasesLost
     })
-    const output: Output<A, E> = makeOutput<A, E>({ chunkSize, decoder, checkpoints, totals: status.totals, fatal })
+    const output: Output<A, E> = makeOutput<A, E>({
+      streamName: address.name,
+      chunkSize,
+      decoder,
+      checkpoints,
+      totals: status.totals,
+      fatal
+    })
 
     // -- shutdown: final checkpoints, leases released --------------------------------------------
     yield* Effect.addFinalizer(() =>

@@ -31,6 +31,7 @@ import type * as Kinesis from "../../Kinesis.js"
 import { type ExpiredIterator, isRetryable, isThrottling, type ServiceError } from "../../KinesisError.js"
 import type * as StreamAddress from "../../StreamAddress.js"
 import type * as Metrics from "../metrics.js"
+import * as Tracing from "../tracing.js"
 import type { Checkpoints } from "./checkpoints.js"
 import { resumeAfter } from "./position.js"
 import type { ConsumerError, IteratorType } from "./shapes.js"
@@ -176,7 +177,23 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
         ).pipe(
           Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
           Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
-          (effect) => retrying(reader, effect)
+          (effect) => retrying(reader, effect),
+          // the fetch's span: each GetRecords attempt (retries too) is a Kinesis.GetRecords child
+          Effect.tap((r) =>
+            Effect.annotateCurrentSpan(
+              Either.isRight(r)
+                ? {
+                  "messaging.batch.message_count": r.right.records.length,
+                  "effect_kinesis.millis_behind_latest": r.right.millisBehindLatest ?? -1,
+                  "effect_kinesis.shard_end": r.right.nextShardIterator === undefined
+                }
+                : { "effect_kinesis.iterator_expired": true }
+            )
+          ),
+          Effect.withSpan(Tracing.SpanNames.fetch, {
+            kind: "client",
+            attributes: Tracing.messaging("receive", address.name, shard.shardId, 0)
+          })
         )
         yield* ctx.readSucceeded(reader)
         if (Either.isLeft(result)) {
@@ -250,7 +267,16 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
       if (metrics !== undefined) yield* Metric.increment(metrics.ended)
       yield* ctx.checkpointer.release(reader.lease).pipe(Effect.ignore)
       ctx.finished(reader)
-    })
+    }).pipe(
+      // a reshard as the consumer lives it: from the end of the shard's records to its lease released
+      Effect.withSpan(Tracing.SpanNames.shardEnded, {
+        attributes: {
+          "messaging.system": "aws_kinesis",
+          "messaging.destination.name": address.name,
+          "messaging.destination.partition.id": reader.shard.shardId
+        }
+      })
+    )
 
   return { run }
 }

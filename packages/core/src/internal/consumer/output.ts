@@ -22,6 +22,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Checkpointer from "../../Checkpointer.js"
 import type { DecodeError } from "../../KinesisError.js"
+import { messaging, SpanNames } from "../tracing.js"
 import type { Buffer } from "./buffer.js"
 import type { Checkpoints } from "./checkpoints.js"
 import type { DecodePolicy } from "./decode.js"
@@ -31,6 +32,8 @@ import type { Batch, Reader } from "./shard.js"
 import type { Totals } from "./status.js"
 
 export interface OutputContext<A, E> {
+  /** The stream's name (for the spans). */
+  readonly streamName: string
   readonly chunkSize: number
   readonly decoder: DecodePolicy<A, E>
   readonly checkpoints: Checkpoints<A, E>
@@ -61,7 +64,16 @@ export const makeOutput = <A, E>(ctx: OutputContext<A, E>): Output<A, E> => (buf
   let emittedPosition: Checkpointer.Checkpoint = { sequenceNumber: "0" }
   let emittedCount = 0
 
-  const decodeBatch = (taken: Batch<A, E>): Effect.Effect<void> => {
+  /** Decodes a batch taken from the buffer, in its span (one per batch, in the fiber of the stream's reader). */
+  const decodeBatch = (taken: Batch<A, E>): Effect.Effect<void> =>
+    Effect.withSpan(Effect.suspend(() => decodeNow(taken)), SpanNames.deliver, {
+      attributes: {
+        ...messaging("process", ctx.streamName, taken.reader.shard.shardId, taken.count),
+        "effect_kinesis.bytes": taken.bytes
+      }
+    })
+
+  const decodeNow = (taken: Batch<A, E>): Effect.Effect<void> => {
     const reader = taken.reader
     const result = decoder.decode(taken, checkpoints.commit(reader))
     const out = result.records
@@ -77,7 +89,11 @@ export const makeOutput = <A, E>(ctx: OutputContext<A, E>): Output<A, E> => (buf
       reader.meters.records(out.length)
       reader.meters.bytes(taken.bytes)
     }
-    return decoder.report(result)
+    // Kinesis records (the batch's count) may hold more user records (KPL) or fewer (skipped)
+    return Effect.zipRight(
+      Effect.annotateCurrentSpan("effect_kinesis.user_records", out.length),
+      decoder.report(result)
+    )
   }
 
   const emit = (): Chunk.Chunk<ConsumerRecord<A>> => {

@@ -108,7 +108,9 @@ export interface Transport {
     format: Format,
     body: Body,
     stream: StreamAddress.StreamAddress | undefined,
-    abortSignal: AbortSignal
+    abortSignal: AbortSignal,
+    /** Filled in with the response's request id (for the call's span). */
+    meta?: { requestId?: string | undefined }
   ) => Promise<Uint8Array>
 }
 
@@ -186,7 +188,8 @@ export const make = (client: KinesisClient): Transport => {
     body: Body,
     stream: StreamAddress.StreamAddress | undefined,
     abortSignal: AbortSignal,
-    retriedSkew: boolean
+    retriedSkew: boolean,
+    meta: { requestId?: string | undefined } | undefined
   ): Promise<Uint8Array> => {
     const [target, sign] = await Promise.all([getTarget(stream), getSigner()])
     const host = target.port === undefined ? target.hostname : `${target.hostname}:${target.port}`
@@ -212,16 +215,18 @@ export const make = (client: KinesisClient): Transport => {
     const { response } = await config.requestHandler.handle(signed as HttpRequest, { abortSignal })
     const bytes = await config.streamCollector(response.body)
     const headers = response.headers as Record<string, string | undefined>
+    if (meta !== undefined) meta.requestId = header(headers, "x-amzn-requestid")
     const skewed = correctClock(header(headers, "date"))
     if (response.statusCode >= 200 && response.statusCode < 300) return bytes
     const error = toError(response.statusCode, headers, bytes, format)
     if (!retriedSkew && skewed && CLOCK_SKEW_CODES.has(error.name)) {
-      return attempt(operation, format, body, stream, abortSignal, true)
+      return attempt(operation, format, body, stream, abortSignal, true, meta)
     }
     throw error
   }
 
   return {
-    send: (operation, format, body, stream, abortSignal) => attempt(operation, format, body, stream, abortSignal, false)
+    send: (operation, format, body, stream, abortSignal, meta) =>
+      attempt(operation, format, body, stream, abortSignal, false, meta)
   }
 }

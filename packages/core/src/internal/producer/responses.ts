@@ -23,9 +23,10 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Intervals from "effect/ScheduleIntervals"
 import type * as Scope from "effect/Scope"
 import type * as Kinesis from "../../Kinesis.js"
-import { isRetryable } from "../../KinesisError.js"
+import { isRetryable, isThrottling } from "../../KinesisError.js"
 import type * as StreamAddress from "../../StreamAddress.js"
 import type { Update } from "../metrics.js"
+import * as Tracing from "../tracing.js"
 import type { Lane } from "./lane.js"
 import type { Ledger } from "./ledger.js"
 import { countOf, IN_FLIGHT_AT_CLOSE, type Pending, RETRYABLE_CODES } from "./records.js"
@@ -170,8 +171,17 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
       const request: InFlight<A> = { batch, entries }
       inFlight.add(request)
       const call = Effect.either(kinesis.putRecords({ stream, records: entries }))
+      // the request's span: its Kinesis.PutRecords call is a child; counts are added once it is answered
+      let bytes = 0
+      for (const taken of batch) bytes += taken.bytes
+      let attempt = 0
+      if (ledger.retries.size > 0) {
+        for (const p of entries) attempt = Math.max(attempt, ledger.retries.get(p)?.attempts ?? 0)
+      }
       return Effect.flatMap(call, (result) => {
         inFlight.delete(request)
+        let throttledRecords = 0
+        let failedRecords = 0
         const now = clock.unsafeCurrentTimeMillis()
         if (metricsOn) {
           mRequests(1)
@@ -183,6 +193,8 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
         let refresh = false
         if (Either.isLeft(result)) {
           const error = result.left
+          failedRecords = entries.length
+          if (isThrottling(error)) throttledRecords = entries.length
           for (const { from, lane, to } of batch) {
             const list = entries.slice(from, to)
             for (const p of list) {
@@ -268,11 +280,13 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
             // the records of a lane in one request all land on its shard, unless the stream was resharded:
             // then the later ones (at least) land elsewhere, so the last one tells
             if (lane.shard !== undefined && lastShard !== undefined && lastShard !== lane.id) unexpectedShard = true
+            failedRecords += (hopeless?.length ?? 0) + (again?.length ?? 0)
             if (hopeless !== undefined) ledger.fail(hopeless)
             if (again !== undefined) {
               retrying.push(retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes ?? [] }, now))
             } else lane.inFlight = false
           }
+          throttledRecords = throttled
           ledger.delivered += deliveredRecords
           if (metricsOn) {
             mRecords(deliveredRecords)
@@ -289,15 +303,35 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
           ledger.inFlightRequests--
           settled()
         }
+        const annotated = Effect.annotateCurrentSpan({
+          "effect_kinesis.throttled_records": throttledRecords,
+          "effect_kinesis.failed_records": failedRecords
+        })
         if (retrying.length === 0 && !refresh) {
           done()
-          return Effect.void
+          return annotated
         }
         return Effect.forEach(retrying, identity, { discard: true }).pipe(
           Effect.zipRight(refresh ? refreshMap : Effect.void),
-          Effect.ensuring(Effect.sync(done))
+          Effect.ensuring(Effect.sync(done)),
+          Effect.zipRight(annotated)
         )
-      })
+      }).pipe(
+        Effect.withSpan(Tracing.SpanNames.produce, {
+          kind: "producer",
+          attributes: {
+            ...Tracing.messaging(
+              "send",
+              stream.name,
+              batch.length === 1 ? batch[0]!.lane.shard?.shardId : undefined,
+              entries.length
+            ),
+            "effect_kinesis.bytes": bytes,
+            "effect_kinesis.shards": batch.length,
+            "effect_kinesis.retry_attempt": attempt
+          }
+        })
+      )
     })
 
   /** Re-lists shards after a response revealed a shard the map does not know (a reshard). */

@@ -6,6 +6,7 @@ import type * as Kinesis from "../../Kinesis.js"
 import type { ResourceNotFound, ServiceError } from "../../KinesisError.js"
 import type * as KinesisTest from "../../KinesisTest.js"
 import * as StreamAddress from "../../StreamAddress.js"
+import * as Tracing from "../tracing.js"
 import { CallContext, type Operation, type OperationError, rethrow } from "./calls.js"
 import { decodeIterator } from "./codec.js"
 import { Engine } from "./engine.js"
@@ -67,10 +68,16 @@ const makeRunner = (engine: Engine) =>
     engine.log.add(ctx, Exit.isSuccess(exit) ? undefined : errorTag(exit))
     return exit
   })
-  return Effect.suspend(() => {
-    const latency = engine.faults.latencyFor(operation)
-    return latency > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(latency)), exec) : exec
-  })
+  // the same span as a call to AWS (tracing.ts), so that a pipeline's traces look alike in tests
+  return Tracing.call(
+    Effect.suspend(() => {
+      const latency = engine.faults.latencyFor(operation)
+      return latency > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(latency)), exec) : exec
+    }),
+    operation,
+    stream,
+    engine.options.region
+  )
 }
 
 const errorTag = (exit: Exit.Failure<unknown, ServiceError>): string => {
