@@ -526,6 +526,67 @@ for (const format of ["cbor", "json"] as const) {
         assert.strictEqual(truncated._tag, "KinesisUnknownError")
       }))
 
+    it.scopedLive("a body sent in many pieces arrives whole; one cut off before its end fails retryably", () =>
+      Effect.gen(function*() {
+        const records = Array.from({ length: 200 }, (_, i) => ({
+          SequenceNumber: String(i),
+          ApproximateArrivalTimestamp: format === "cbor" ? 1700000000000 + i : 1700000000 + i / 1000,
+          Data: format === "cbor" ? new Uint8Array(300).fill(i) : Buffer.alloc(300, i).toString("base64"),
+          PartitionKey: `k${i}`
+        }))
+        const body = encodeBody(format, { Records: records, NextShardIterator: "next", MillisBehindLatest: 0 })
+        let cut = false
+        const server = yield* Effect.acquireRelease(
+          Effect.async<Http.Server & { port: number }>((resume) => {
+            const server = Http.createServer((req, res) => {
+              req.resume()
+              req.on("end", () => {
+                res.writeHead(200, { "content-type": CONTENT_TYPE[format], "content-length": String(body.length) })
+                // a piece at a time, each in its own write and TCP segment (no chunked encoding)
+                let at = 0
+                const next = () => {
+                  if (cut && at > body.length / 2) return res.socket?.destroy()
+                  if (at >= body.length) return res.end()
+                  res.write(body.subarray(at, at + 1000))
+                  at += 1000
+                  setTimeout(next, 1)
+                }
+                next()
+              })
+            })
+            server.listen(
+              0,
+              "127.0.0.1",
+              () => resume(Effect.succeed(Object.assign(server, { port: (server.address() as Net.AddressInfo).port })))
+            )
+          }),
+          (server) =>
+            Effect.async<void>((resume) => {
+              server.closeAllConnections()
+              server.close(() => resume(Effect.void))
+            })
+        )
+        const kinesis = yield* Effect.map(
+          Layer.build(
+            Kinesis.layer({ endpoint: `http://127.0.0.1:${server.port}`, region, credentials, dataPlane: format })
+          ),
+          Context.get(Kinesis.Kinesis)
+        )
+        const out = yield* kinesis.getRecords({ shardIterator: "it", stream: byName })
+        assert.strictEqual(out.records.length, 200)
+        for (let i = 0; i < 200; i++) {
+          const data = out.records[i]!.data
+          assert.strictEqual(data.length, 300)
+          assert.isTrue(data.every((b) => b === i), `record ${i}`)
+        }
+        assert.strictEqual(out.nextShardIterator, "next")
+
+        cut = true
+        const error = yield* Effect.flip(kinesis.getRecords({ shardIterator: "it", stream: byName }))
+        assert.strictEqual(error._tag, "KinesisUnknownError")
+        assert.isTrue(error._tag === "KinesisUnknownError" && error.retryable, "a network failure is retried")
+      }))
+
     it.scopedLive("clock skew: a request rejected for its time is signed again once with the server's clock", () =>
       Effect.gen(function*() {
         const serverDate = () => new Date(Date.now() + 3_600_000).toUTCString()

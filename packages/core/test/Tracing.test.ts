@@ -215,6 +215,33 @@ describe("Tracing", () => {
     }).pipe(Effect.scoped, Effect.provide(env(exporter)))
   })
 
+  it.effect("with Effect's default tracer no span is made: nothing lands on the caller's own span", () =>
+    Effect.gen(function*() {
+      yield* KinesisTest.throttleRecords({ fraction: 1 })
+      const fiber = yield* Effect.fork(
+        Effect.gen(function*() {
+          yield* produce(1, 20)
+          yield* Consumer.stream<number>({ stream: "s", idleDelay: "200 millis" }).pipe(
+            Stream.take(20),
+            Stream.runDrain
+          )
+          return yield* Effect.currentSpan
+        }).pipe(Effect.withSpan("app"))
+      )
+      yield* TestClock.adjust("10 millis")
+      yield* KinesisTest.clearFaults
+      const app = yield* driven(Fiber.join(fiber))
+      assert.strictEqual(app.name, "app")
+      // the annotations of our spans (request id, counts) went nowhere rather than onto the caller's span
+      assert.deepStrictEqual([...app.attributes.keys()], [])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(Layer.merge(
+        KinesisTest.layer({ streams: { s: { shards: 1 } }, limits: false }),
+        Checkpointer.layerMemory({ workerId: "w1" })
+      ))
+    ))
+
   it.live("a call to kinesalite carries the AWS request id, in each data plane", () => {
     const exporter = new InMemorySpanExporter()
     return Effect.gen(function*() {

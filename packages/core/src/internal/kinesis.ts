@@ -69,32 +69,36 @@ const callApi = <A, T extends Tag>(
 ): Effect.Effect<A, Extract<ServiceError, { readonly _tag: T }>> => {
   const label = typeof stream === "object" ? StreamAddress.format(stream) : stream
   return Tracing.call(
-    Effect.suspend(() => {
-      const meta: CallMeta = {}
-      return Effect.tryPromise({
-        try: (abortSignal) => send(abortSignal, meta),
-        catch: (error) =>
-          // `fromSdkError` only returns tags listed in `allowed` (anything else becomes KinesisUnknownError).
-          fromSdkError(error, operation, label, allowed) as Extract<ServiceError, { readonly _tag: T }>
-      }).pipe(
-        Effect.tapBoth({
-          onFailure: (error) => annotateRequestId(error.requestId),
-          onSuccess: (out) =>
-            annotateRequestId(
-              meta.requestId ??
-                (Predicate.hasProperty(out, "$metadata") && Predicate.hasProperty(out.$metadata, "requestId") &&
-                    typeof out.$metadata.requestId === "string"
-                  ? out.$metadata.requestId
-                  : undefined)
-            )
-        })
-      )
-    }),
     operation,
     typeof stream === "object" ? stream.name : stream,
-    region?.()
+    region ?? noRegion,
+    (traced) =>
+      Effect.suspend(() => {
+        const meta: CallMeta = {}
+        const sent = Effect.tryPromise({
+          try: (abortSignal) => send(abortSignal, meta),
+          catch: (error) =>
+            // `fromSdkError` only returns tags listed in `allowed` (anything else becomes KinesisUnknownError).
+            fromSdkError(error, operation, label, allowed) as Extract<ServiceError, { readonly _tag: T }>
+        })
+        return traced
+          ? Effect.tapBoth(sent, {
+            onFailure: (error) => annotateRequestId(error.requestId),
+            onSuccess: (out) => annotateRequestId(meta.requestId ?? sdkRequestId(out))
+          })
+          : sent
+      })
   )
 }
+
+const noRegion = () => undefined
+
+/** The request id in an SDK command's output (`$metadata.requestId`). */
+const sdkRequestId = (out: unknown): string | undefined =>
+  Predicate.hasProperty(out, "$metadata") && Predicate.hasProperty(out.$metadata, "requestId") &&
+    typeof out.$metadata.requestId === "string"
+    ? out.$metadata.requestId
+    : undefined
 
 const annotateRequestId = (requestId: string | undefined): Effect.Effect<void> =>
   requestId === undefined ? Effect.void : Effect.annotateCurrentSpan("aws.request_id", requestId)

@@ -172,28 +172,18 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
         // fetch only when the buffer has room for more (what is read waits decoded in memory)
         yield* reader.buffer.awaitRoom
         if (reader.stopped) break
-        let result: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator> | undefined = yield* getRecords(
-          iterator
-        ).pipe(
-          Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
-          Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
-          (effect) => retrying(reader, effect),
-          // the fetch's span: each GetRecords attempt (retries too) is a Kinesis.GetRecords child
-          Effect.tap((r) =>
-            Effect.annotateCurrentSpan(
-              Either.isRight(r)
-                ? {
-                  "messaging.batch.message_count": r.right.records.length,
-                  "effect_kinesis.millis_behind_latest": r.right.millisBehindLatest ?? -1,
-                  "effect_kinesis.shard_end": r.right.nextShardIterator === undefined
-                }
-                : { "effect_kinesis.iterator_expired": true }
+        const current = iterator
+        let result: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator> | undefined = yield* fetchSpan(
+          shard.shardId,
+          (traced) => {
+            const fetched = getRecords(current).pipe(
+              Effect.map((r) => Either.right(r) as Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>),
+              Effect.catchTag("ExpiredIterator", (e) => Effect.succeed(Either.left(e))),
+              (effect) => retrying(reader, effect)
             )
-          ),
-          Effect.withSpan(Tracing.SpanNames.fetch, {
-            kind: "client",
-            attributes: Tracing.messaging("receive", address.name, shard.shardId, 0)
-          })
+            // each GetRecords attempt (retries too) is a Kinesis.GetRecords child of the fetch's span
+            return traced ? Effect.tap(fetched, annotateFetch) : fetched
+          }
         )
         yield* ctx.readSucceeded(reader)
         if (Either.isLeft(result)) {
@@ -269,13 +259,32 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
       ctx.finished(reader)
     }).pipe(
       // a reshard as the consumer lives it: from the end of the shard's records to its lease released
-      Effect.withSpan(Tracing.SpanNames.shardEnded, {
-        attributes: {
+      (finishing) =>
+        Tracing.span(Tracing.SpanNames.shardEnded, "internal", () => ({
           "messaging.system": "aws_kinesis",
           "messaging.destination.name": address.name,
           "messaging.destination.partition.id": reader.shard.shardId
+        }), () => finishing)
+    )
+
+  /** One fetch of a shard in its span (when a tracer is installed). */
+  const fetchSpan = <X, Err>(shardId: string, make: (traced: boolean) => Effect.Effect<X, Err>) =>
+    Tracing.span(
+      Tracing.SpanNames.fetch,
+      "client",
+      () => Tracing.messaging("receive", address.name, shardId, 0),
+      make
+    )
+
+  const annotateFetch = (r: Either.Either<Kinesis.GetRecordsResponse, ExpiredIterator>) =>
+    Effect.annotateCurrentSpan(
+      Either.isRight(r)
+        ? {
+          "messaging.batch.message_count": r.right.records.length,
+          "effect_kinesis.millis_behind_latest": r.right.millisBehindLatest ?? -1,
+          "effect_kinesis.shard_end": r.right.nextShardIterator === undefined
         }
-      })
+        : { "effect_kinesis.iterator_expired": true }
     )
 
   return { run }

@@ -22,7 +22,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Checkpointer from "../../Checkpointer.js"
 import type { DecodeError } from "../../KinesisError.js"
-import { messaging, SpanNames } from "../tracing.js"
+import { messaging, span, SpanNames } from "../tracing.js"
 import type { Buffer } from "./buffer.js"
 import type { Checkpoints } from "./checkpoints.js"
 import type { DecodePolicy } from "./decode.js"
@@ -64,16 +64,14 @@ export const makeOutput = <A, E>(ctx: OutputContext<A, E>): Output<A, E> => (buf
   let emittedPosition: Checkpointer.Checkpoint = { sequenceNumber: "0" }
   let emittedCount = 0
 
-  /** Decodes a batch taken from the buffer, in its span (one per batch, in the fiber of the stream's reader). */
+  /** Decodes a batch taken from the buffer, in its span when a tracer is installed (one per batch). */
   const decodeBatch = (taken: Batch<A, E>): Effect.Effect<void> =>
-    Effect.withSpan(Effect.suspend(() => decodeNow(taken)), SpanNames.deliver, {
-      attributes: {
-        ...messaging("process", ctx.streamName, taken.reader.shard.shardId, taken.count),
-        "effect_kinesis.bytes": taken.bytes
-      }
-    })
+    span(SpanNames.deliver, "internal", () => ({
+      ...messaging("process", ctx.streamName, taken.reader.shard.shardId, taken.count),
+      "effect_kinesis.bytes": taken.bytes
+    }), (traced) => Effect.suspend(() => decodeNow(taken, traced)))
 
-  const decodeNow = (taken: Batch<A, E>): Effect.Effect<void> => {
+  const decodeNow = (taken: Batch<A, E>, traced: boolean): Effect.Effect<void> => {
     const reader = taken.reader
     const result = decoder.decode(taken, checkpoints.commit(reader))
     const out = result.records
@@ -90,10 +88,9 @@ export const makeOutput = <A, E>(ctx: OutputContext<A, E>): Output<A, E> => (buf
       reader.meters.bytes(taken.bytes)
     }
     // Kinesis records (the batch's count) may hold more user records (KPL) or fewer (skipped)
-    return Effect.zipRight(
-      Effect.annotateCurrentSpan("effect_kinesis.user_records", out.length),
-      decoder.report(result)
-    )
+    return traced
+      ? Effect.zipRight(Effect.annotateCurrentSpan("effect_kinesis.user_records", out.length), decoder.report(result))
+      : decoder.report(result)
   }
 
   const emit = (): Chunk.Chunk<ConsumerRecord<A>> => {

@@ -171,168 +171,193 @@ export const makeResponses = <A>(ctx: ResponsesContext<A>) => {
       const request: InFlight<A> = { batch, entries }
       inFlight.add(request)
       const call = Effect.either(kinesis.putRecords({ stream, records: entries }))
-      // the request's span: its Kinesis.PutRecords call is a child; counts are added once it is answered
-      let bytes = 0
-      for (const taken of batch) bytes += taken.bytes
-      let attempt = 0
-      if (ledger.retries.size > 0) {
-        for (const p of entries) attempt = Math.max(attempt, ledger.retries.get(p)?.attempts ?? 0)
-      }
-      return Effect.flatMap(call, (result) => {
-        inFlight.delete(request)
-        let throttledRecords = 0
-        let failedRecords = 0
-        const now = clock.unsafeCurrentTimeMillis()
-        if (metricsOn) {
-          mRequests(1)
-          mBatch(entries.length)
-          mLatency((now - started) / 1000)
-        }
-        // lanes with records to retry stay in flight until their schedules have decided
-        const retrying: Array<Effect.Effect<void>> = []
-        let refresh = false
-        if (Either.isLeft(result)) {
-          const error = result.left
-          failedRecords = entries.length
-          if (isThrottling(error)) throttledRecords = entries.length
-          for (const { from, lane, to } of batch) {
-            const list = entries.slice(from, to)
-            for (const p of list) {
-              const info = ledger.retryInfo(p)
-              info.attempts++
-              info.lastCode = error._tag
-              info.lastMessage = error.message
-            }
-            if (isRetryable(error)) retrying.push(retryLane(lane, list, { _tag: "RequestFailed", error }, now))
-            else {
-              ledger.fail(list)
-              lane.inFlight = false
-            }
+      // the request's span (when a tracer is installed): its Kinesis.PutRecords call is a child; the counts
+      // are added once it is answered
+      return Tracing.span(Tracing.SpanNames.produce, "producer", () =>
+        requestAttributes(batch, entries), (traced) =>
+        Effect.flatMap(call, (result) => {
+          inFlight.delete(request)
+          let throttledRecords = 0
+          let failedRecords = 0
+          const now = clock.unsafeCurrentTimeMillis()
+          if (metricsOn) {
+            mRequests(1)
+            mBatch(entries.length)
+            mLatency((now - started) / 1000)
           }
-        } else {
-          const response = result.right
-          let deliveredRecords = 0
-          let deliveredKinesis = 0
-          let deliveredBytes = 0
-          let throttled = 0
-          let unexpectedShard = false
-          const results = response.records
-          for (const { bytes, from, lane, to } of batch) {
-            // The usual case, handled per lane rather than per record: every record went in, no
-            // `send` waits for a delivery, no record carries retry state, and the shard is known.
-            let allIn = ledger.sendsWaiting === 0 && ledger.retries.size === 0 && lane.shard !== undefined
-            for (let index = from; allIn && index < to; index++) {
-              const r = results[index]
-              if (r === undefined || r._tag !== "Success") allIn = false
+          // lanes with records to retry stay in flight until their schedules have decided
+          const retrying: Array<Effect.Effect<void>> = []
+          let refresh = false
+          if (Either.isLeft(result)) {
+            const error = result.left
+            failedRecords = entries.length
+            if (isThrottling(error)) {
+              throttledRecords = entries.length
             }
-            if (allIn) {
-              let count = to - from
-              if (!direct) {
-                count = 0
-                for (let index = from; index < to; index++) count += countOf(entries[index]!)
-              }
-              deliveredRecords += count
-              deliveredKinesis += to - from
-              deliveredBytes += bytes
-              ledger.outstandingRecords -= count
-              ledger.outstandingBytes -= bytes
-              const last = results[to - 1]
-              if (last !== undefined && last._tag === "Success" && last.shardId !== lane.id) unexpectedShard = true
-              lane.inFlight = false
-              continue
-            }
-            let lastShard: string | undefined
-            let again: Array<Pending<A>> | undefined
-            let hopeless: Array<Pending<A>> | undefined
-            let codes: Array<string> | undefined
-            for (let index = from; index < to; index++) {
-              const p = entries[index]!
-              const r = results[index]
-              if (r !== undefined && r._tag === "Success") {
-                if (ledger.retries.size > 0) ledger.retries.delete(p)
-                ledger.resolve(p, r)
-                const count = countOf(p)
-                deliveredRecords += count
-                deliveredKinesis++
-                deliveredBytes += p.size
-                ledger.outstandingRecords -= count
-                ledger.outstandingBytes -= p.size
-                lastShard = r.shardId
-                if (lane.shard === undefined) router.seenShards.add(r.shardId)
-              } else {
+            for (const { from, lane, to } of batch) {
+              const list = entries.slice(from, to)
+              for (const p of list) {
                 const info = ledger.retryInfo(p)
                 info.attempts++
-                info.lastCode = r === undefined ? "MissingResult" : r.errorCode
-                info.lastMessage = r === undefined
-                  ? "PutRecords returned fewer results than records"
-                  : r.errorMessage
-                if (
-                  info.lastCode === "ProvisionedThroughputExceededException" ||
-                  info.lastCode === "KMSThrottlingException"
-                ) {
-                  throttled++
-                }
-                ;(codes ??= []).push(info.lastCode)
-                if (r === undefined || RETRYABLE_CODES.has(r.errorCode)) (again ??= []).push(p)
-                else (hopeless ??= []).push(p)
+                info.lastCode = error._tag
+                info.lastMessage = error.message
+              }
+              if (isRetryable(error)) {
+                retrying.push(retryLane(lane, list, { _tag: "RequestFailed", error }, now))
+              } else {
+                ledger.fail(list)
+                lane.inFlight = false
               }
             }
-            // the records of a lane in one request all land on its shard, unless the stream was resharded:
-            // then the later ones (at least) land elsewhere, so the last one tells
-            if (lane.shard !== undefined && lastShard !== undefined && lastShard !== lane.id) unexpectedShard = true
-            failedRecords += (hopeless?.length ?? 0) + (again?.length ?? 0)
-            if (hopeless !== undefined) ledger.fail(hopeless)
-            if (again !== undefined) {
-              retrying.push(retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes ?? [] }, now))
-            } else lane.inFlight = false
+          } else {
+            const response = result.right
+            let deliveredRecords = 0
+            let deliveredKinesis = 0
+            let deliveredBytes = 0
+            let throttled = 0
+            let unexpectedShard = false
+            const results = response.records
+            for (const { bytes, from, lane, to } of batch) {
+              // The usual case, handled per lane rather than per record: every record went in, no
+              // `send` waits for a delivery, no record carries retry state, and the shard is known.
+              let allIn = ledger.sendsWaiting === 0 && ledger.retries.size === 0 && lane.shard !== undefined
+              for (let index = from; allIn && index < to; index++) {
+                const r = results[index]
+                if (r === undefined || r._tag !== "Success") {
+                  allIn = false
+                }
+              }
+              if (allIn) {
+                let count = to - from
+                if (!direct) {
+                  count = 0
+                  for (let index = from; index < to; index++) {
+                    count += countOf(entries[index]!)
+                  }
+                }
+                deliveredRecords += count
+                deliveredKinesis += to - from
+                deliveredBytes += bytes
+                ledger.outstandingRecords -= count
+                ledger.outstandingBytes -= bytes
+                const last = results[to - 1]
+                if (last !== undefined && last._tag === "Success" && last.shardId !== lane.id) {
+                  unexpectedShard = true
+                }
+                lane.inFlight = false
+                continue
+              }
+              let lastShard: string | undefined
+              let again: Array<Pending<A>> | undefined
+              let hopeless: Array<Pending<A>> | undefined
+              let codes: Array<string> | undefined
+              for (let index = from; index < to; index++) {
+                const p = entries[index]!
+                const r = results[index]
+                if (r !== undefined && r._tag === "Success") {
+                  if (ledger.retries.size > 0) {
+                    ledger.retries.delete(p)
+                  }
+                  ledger.resolve(p, r)
+                  const count = countOf(p)
+                  deliveredRecords += count
+                  deliveredKinesis++
+                  deliveredBytes += p.size
+                  ledger.outstandingRecords -= count
+                  ledger.outstandingBytes -= p.size
+                  lastShard = r.shardId
+                  if (lane.shard === undefined) {
+                    router.seenShards.add(r.shardId)
+                  }
+                } else {
+                  const info = ledger.retryInfo(p)
+                  info.attempts++
+                  info.lastCode = r === undefined ? "MissingResult" : r.errorCode
+                  info.lastMessage = r === undefined
+                    ? "PutRecords returned fewer results than records"
+                    : r.errorMessage
+                  if (
+                    info.lastCode === "ProvisionedThroughputExceededException" ||
+                    info.lastCode === "KMSThrottlingException"
+                  ) {
+                    throttled++
+                  }
+                  ;(codes ??= []).push(info.lastCode)
+                  if (r === undefined || RETRYABLE_CODES.has(r.errorCode)) {
+                    ;(again ??= []).push(p)
+                  } else (hopeless ??= []).push(p)
+                }
+              }
+              // the records of a lane in one request all land on its shard, unless the stream was resharded:
+              // then the later ones (at least) land elsewhere, so the last one tells
+              if (lane.shard !== undefined && lastShard !== undefined && lastShard !== lane.id) {
+                unexpectedShard = true
+              }
+              failedRecords += (hopeless?.length ?? 0) + (again?.length ?? 0)
+              if (hopeless !== undefined) {
+                ledger.fail(hopeless)
+              }
+              if (again !== undefined) {
+                retrying.push(retryLane(lane, again, { _tag: "RecordsFailed", errorCodes: codes ?? [] }, now))
+              } else lane.inFlight = false
+            }
+            throttledRecords = throttled
+            ledger.delivered += deliveredRecords
+            if (metricsOn) {
+              mRecords(deliveredRecords)
+              mKinesisRecords(deliveredKinesis)
+              mBytes(deliveredBytes)
+              if (throttled > 0) {
+                mThrottled(throttled)
+              }
+            }
+            if (unexpectedShard && !refreshing) {
+              refreshing = true
+              refresh = true
+            }
           }
-          throttledRecords = throttled
-          ledger.delivered += deliveredRecords
-          if (metricsOn) {
-            mRecords(deliveredRecords)
-            mKinesisRecords(deliveredKinesis)
-            mBytes(deliveredBytes)
-            if (throttled > 0) mThrottled(throttled)
+          const done = () => {
+            ledger.inFlightRequests--
+            settled()
           }
-          if (unexpectedShard && !refreshing) {
-            refreshing = true
-            refresh = true
+          const annotated = traced
+            ? Effect.annotateCurrentSpan({
+              "effect_kinesis.throttled_records": throttledRecords,
+              "effect_kinesis.failed_records": failedRecords
+            })
+            : Effect.void
+          if (retrying.length === 0 && !refresh) {
+            done()
+            return annotated
           }
-        }
-        const done = () => {
-          ledger.inFlightRequests--
-          settled()
-        }
-        const annotated = Effect.annotateCurrentSpan({
-          "effect_kinesis.throttled_records": throttledRecords,
-          "effect_kinesis.failed_records": failedRecords
-        })
-        if (retrying.length === 0 && !refresh) {
-          done()
-          return annotated
-        }
-        return Effect.forEach(retrying, identity, { discard: true }).pipe(
-          Effect.zipRight(refresh ? refreshMap : Effect.void),
-          Effect.ensuring(Effect.sync(done)),
-          Effect.zipRight(annotated)
-        )
-      }).pipe(
-        Effect.withSpan(Tracing.SpanNames.produce, {
-          kind: "producer",
-          attributes: {
-            ...Tracing.messaging(
-              "send",
-              stream.name,
-              batch.length === 1 ? batch[0]!.lane.shard?.shardId : undefined,
-              entries.length
-            ),
-            "effect_kinesis.bytes": bytes,
-            "effect_kinesis.shards": batch.length,
-            "effect_kinesis.retry_attempt": attempt
-          }
-        })
-      )
+          return Effect.forEach(retrying, identity, { discard: true }).pipe(
+            Effect.zipRight(refresh ? refreshMap : Effect.void),
+            Effect.ensuring(Effect.sync(done)),
+            Effect.zipRight(annotated)
+          )
+        }))
     })
+
+  /** The attributes of a request's span: its records, bytes, shards, and the retry it is. */
+  const requestAttributes = (batch: ReadonlyArray<Taken<A>>, entries: ReadonlyArray<Pending<A>>) => {
+    let bytes = 0
+    for (const taken of batch) bytes += taken.bytes
+    let attempt = 0
+    if (ledger.retries.size > 0) {
+      for (const p of entries) attempt = Math.max(attempt, ledger.retries.get(p)?.attempts ?? 0)
+    }
+    return {
+      ...Tracing.messaging(
+        "send",
+        stream.name,
+        batch.length === 1 ? batch[0]!.lane.shard?.shardId : undefined,
+        entries.length
+      ),
+      "effect_kinesis.bytes": bytes,
+      "effect_kinesis.shards": batch.length,
+      "effect_kinesis.retry_attempt": attempt
+    }
+  }
 
   /** Re-lists shards after a response revealed a shard the map does not know (a reshard). */
   const refreshMap: Effect.Effect<void> = Effect.suspend(() =>

@@ -69,15 +69,11 @@ const makeRunner = (engine: Engine) =>
     return exit
   })
   // the same span as a call to AWS (tracing.ts), so that a pipeline's traces look alike in tests
-  return Tracing.call(
+  return Tracing.call(operation, stream, () => engine.options.region, () =>
     Effect.suspend(() => {
       const latency = engine.faults.latencyFor(operation)
       return latency > 0 ? Effect.zipRight(Effect.sleep(Duration.millis(latency)), exec) : exec
-    }),
-    operation,
-    stream,
-    engine.options.region
-  )
+    }))
 }
 
 const errorTag = (exit: Exit.Failure<unknown, ServiceError>): string => {
