@@ -6,7 +6,7 @@ const config: ViteUserConfig = {
   esbuild: { target: "es2022" },
   test: {
     setupFiles: [fileURLToPath(new URL("./vitest.setup.ts", import.meta.url))],
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "test/**/*.test.mjs"],
     testTimeout: 30_000,
     hookTimeout: 60_000
   }

@@ -222,7 +222,10 @@ const KinesisLive = Layer.unwrapScoped(Effect.gen(function*() {
   if (Option.isSome(endpoint) || Option.isSome(region)) return Kinesis.layerConfig(Kinesis.config)
   const local = yield* LocalKinesis.kinesalite()
   yield* Console.log(`embedded kinesalite listening at ${local.endpoint}`)
-  return Kinesis.layer({ endpoint: local.endpoint, region: local.region, credentials: local.credentials })
+  // the server's own options: an InvalidOption here would be a bug of this program
+  return Kinesis.layer({ endpoint: local.endpoint, region: local.region, credentials: local.credentials }).pipe(
+    Layer.orDie
+  )
 }))
 
 // --metrics-port N (or METRICS_PORT): a Prometheus endpoint for the run

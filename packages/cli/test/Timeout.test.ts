@@ -77,7 +77,7 @@ describe.concurrent("--timeout (child processes)", () => {
           "tail",
           tail,
           oneLine(
-            `KinesisUnknownError: [^\\n]*ECONNREFUSED[^\\n]* \\(listShards orders\\); still failing after 2s \\(--timeout\\)`
+            `KinesisConfigError: cannot reach the Kinesis endpoint [^\\n]*ECONNREFUSED[^\\n]* \\(listShards orders\\); still failing after 2s \\(--timeout\\)`
           )
         )
         assert.isAtLeast(tail.millis, 2_000)
@@ -85,7 +85,7 @@ describe.concurrent("--timeout (child processes)", () => {
         assertFailedInTime(
           "status",
           status,
-          oneLine(`KinesisUnknownError: [^\\n]*ECONNREFUSED[^\\n]*\\(\\w+ orders\\)`)
+          oneLine(`KinesisConfigError: cannot reach the Kinesis endpoint [^\\n]*ECONNREFUSED[^\\n]*\\(\\w+ orders\\)`)
         )
       }),
     TIMEOUT
@@ -131,9 +131,9 @@ describe.concurrent("--timeout (child processes)", () => {
       for (const line of lines.slice(0, -1)) {
         assert.match(
           line,
-          /^effect-kinesis: info: retrying listShards orders after KinesisUnknownError: .*ECONNREFUSED/
+          /^effect-kinesis: info: retrying listShards orders after KinesisConfigError: .*ECONNREFUSED/
         )
       }
-      assert.match(lines.at(-1)!, /^effect-kinesis: KinesisUnknownError: .*still failing after 2s \(--timeout\)/)
+      assert.match(lines.at(-1)!, /^effect-kinesis: KinesisConfigError: .*still failing after 2s \(--timeout\)/)
     }), TIMEOUT)
 })

@@ -2,9 +2,10 @@
  * An optional package that is not installed (`bench --local` without `@effect-kinesis/local`) is one
  * typed line naming the package, not a stack trace; any other import failure stays a defect.
  */
+import { AccessDenied, KinesisConfigError } from "@effect-kinesis/core/KinesisError"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit } from "effect"
-import { importOptional, MissingPackage, reportCause } from "../src/internal/errors.js"
+import { importOptional, MissingPackage, reportCause, reportError } from "../src/internal/errors.js"
 
 describe("importOptional", () => {
   it.effect("a package that is not installed fails with MissingPackage, reported as one line naming it", () =>
@@ -37,4 +38,26 @@ describe("importOptional", () => {
       )
       assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
     }))
+})
+
+describe("hints", () => {
+  it("a configuration failure gets the hint of its reason; access denied names the action", () => {
+    const line = (error: unknown) => reportError(error).line
+    const fields = { operation: "putRecords", stream: "orders", message: "m" }
+    assert.include(
+      line(new KinesisConfigError({ ...fields, reason: "RegionMissing", retryable: false })),
+      "(hint: pass --region, or set AWS_REGION"
+    )
+    assert.include(
+      line(new KinesisConfigError({ ...fields, reason: "CredentialsNotFound", retryable: false })),
+      "(hint: set AWS_PROFILE"
+    )
+    assert.include(
+      line(new KinesisConfigError({ ...fields, reason: "EndpointUnreachable", endpoint: "h:1", retryable: true })),
+      "(hint: check --endpoint (host and port)"
+    )
+    const denied = line(new AccessDenied(fields))
+    assert.include(denied, "effect-kinesis: AccessDenied: m (putRecords orders)")
+    assert.include(denied, "may not call kinesis:PutRecords on orders")
+  })
 })

@@ -26,14 +26,17 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Checkpointer } from "./Checkpointer.js"
 import * as internal from "./internal/consumer/consumer.js"
+import * as Options from "./internal/options.js"
 import type { Kinesis } from "./Kinesis.js"
-import type { ServiceError } from "./KinesisError.js"
+import { InvalidOption, type ServiceError } from "./KinesisError.js"
 import * as Processor from "./Processor.js"
 import type { StreamAddress } from "./StreamAddress.js"
 
@@ -56,12 +59,13 @@ export type ConsumerRecord<A> = internal.ConsumerRecord<A>
 /**
  * Every failure the consumer stream can end with: service errors of Kinesis (after the retry schedule
  * for retryable ones), `DecodeError` under the `fail` policy, `CheckpointerError` from the store, an
- * invalid stream address.
+ * invalid stream address, and `InvalidOption` for an option of the wrong type or out of range (from
+ * JavaScript), before anything runs.
  *
  * @since 0.1.0
  * @category errors
  */
-export type ConsumerError = internal.ConsumerError
+export type ConsumerError = internal.ConsumerError | InvalidOption
 
 /**
  * @since 0.1.0
@@ -210,6 +214,40 @@ export interface Consumer<A, E = never> {
   readonly changes: SubscriptionRef.SubscriptionRef<ConsumerStatus>
 }
 
+/** The options' kinds: what a JavaScript caller's values are checked against, before anything runs. */
+const OPTIONS = {
+  processor: Options.custom(Processor.isProcessor, "a Processor (Processor.json, Processor.bytes, …)"),
+  iteratorType: Options.oneOf("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"),
+  timestamp: Options.date,
+  recordLimit: Options.int(1, 10_000),
+  shardFetchRate: Options.number(0, undefined, true),
+  idleDelay: Options.duration,
+  shardRefreshInterval: Options.positiveDuration,
+  maxShards: Options.int(1),
+  maxBufferRecords: Options.int(1),
+  maxBufferBytes: Options.int(1),
+  chunkSize: Options.int(1),
+  retrySchedule: Options.custom(Schedule.isSchedule, "a Schedule"),
+  onDecodeError: Options.custom(
+    (u) =>
+      u === "fail" || u === "skip" ||
+      (Predicate.hasProperty(u, "deadLetter") && Predicate.hasProperty(u.deadLetter, Sink.SinkTypeId)),
+    "\"fail\", \"skip\" or { deadLetter: Sink }"
+  ),
+  checkpoint: Options.oneOf("auto", "manual"),
+  checkpointInterval: Options.positiveDuration,
+  checkpointEvery: Options.int(1),
+  metrics: Options.boolean
+}
+
+const invalidOptions = (
+  options: { readonly iteratorType?: unknown; readonly timestamp?: unknown }
+): InvalidOption | undefined =>
+  Options.notAnObject(options, "options") ?? Options.validate(options, OPTIONS) ??
+    (options.iteratorType === "AT_TIMESTAMP" && options.timestamp === undefined
+      ? new InvalidOption({ option: "timestamp", value: undefined, expected: "a Date with iteratorType AT_TIMESTAMP" })
+      : undefined)
+
 const jsonAny = <A>(): Processor.Processor<A> =>
   // the default processor decodes JSON as unknown; typing it is the caller's choice of `A`
   Processor.json as Processor.Processor<A>
@@ -223,12 +261,17 @@ const jsonAny = <A>(): Processor.Processor<A> =>
  */
 export const make = <A = unknown, E = never, R = never>(
   options: ConsumerOptions<A, E, R>
-): Effect.Effect<Consumer<A, E>, ConsumerError | E, Kinesis | Checkpointer | Scope.Scope | R> =>
-  Effect.map(internal.make(options, jsonAny<A>(), "stream"), (engine) => ({
-    records: engine.records,
-    status: engine.status,
-    changes: engine.changes
-  }))
+): Effect.Effect<Consumer<A, E>, ConsumerError | E, Kinesis | Checkpointer | Scope.Scope | R> => {
+  const invalid = invalidOptions(options)
+  return invalid !== undefined ? Effect.fail(invalid) : Effect.map(
+    internal.make(options, jsonAny<A>(), "stream"),
+    (engine): Consumer<A, E> => ({
+      records: engine.records,
+      status: engine.status,
+      changes: engine.changes
+    })
+  )
+}
 
 /**
  * The records of every shard this worker reads, as one stream (see the module doc).
@@ -250,8 +293,12 @@ export const stream = <A = unknown, E = never, R = never>(
  */
 export const shards = <A = unknown, E = never, R = never>(
   options: ConsumerOptions<A, E, R>
-): Stream.Stream<ShardStream<A, E>, ConsumerError | E, Kinesis | Checkpointer | R> =>
-  Stream.unwrapScoped(Effect.map(internal.make(options, jsonAny<A>(), "shards"), (engine) => engine.shards))
+): Stream.Stream<ShardStream<A, E>, ConsumerError | E, Kinesis | Checkpointer | R> => {
+  const invalid = invalidOptions(options)
+  return invalid !== undefined
+    ? Stream.fail(invalid)
+    : Stream.unwrapScoped(Effect.map(internal.make(options, jsonAny<A>(), "shards"), (engine) => engine.shards))
+}
 
 /**
  * The status of a running consumer.

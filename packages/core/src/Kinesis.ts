@@ -40,11 +40,14 @@ import type * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/kinesis.js"
+import * as checks from "./internal/options.js"
 import type {
   AccessDenied,
   ExpiredIterator,
   ExpiredNextToken,
   InvalidArgument,
+  InvalidOption,
+  KinesisConfigError,
   KinesisUnknownError,
   KmsError,
   LimitExceeded,
@@ -386,6 +389,7 @@ export type PutRecordsError =
   | InvalidArgument
   | AccessDenied
   | KmsError
+  | KinesisConfigError
   | KinesisUnknownError
 
 /**
@@ -409,6 +413,7 @@ export type GetRecordsError =
   | InvalidArgument
   | AccessDenied
   | KmsError
+  | KinesisConfigError
   | KinesisUnknownError
 
 /**
@@ -420,6 +425,7 @@ export type GetShardIteratorError =
   | ResourceNotFound
   | InvalidArgument
   | AccessDenied
+  | KinesisConfigError
   | KinesisUnknownError
 
 /**
@@ -433,6 +439,7 @@ export type ListShardsError =
   | ExpiredNextToken
   | LimitExceeded
   | AccessDenied
+  | KinesisConfigError
   | KinesisUnknownError
 
 /**
@@ -444,19 +451,31 @@ export type DescribeStreamSummaryError =
   | InvalidArgument
   | LimitExceeded
   | AccessDenied
+  | KinesisConfigError
   | KinesisUnknownError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type CreateStreamError = ResourceInUse | InvalidArgument | LimitExceeded | KinesisUnknownError
+export type CreateStreamError =
+  | ResourceInUse
+  | InvalidArgument
+  | LimitExceeded
+  | KinesisConfigError
+  | KinesisUnknownError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type DeleteStreamError = ResourceNotFound | ResourceInUse | LimitExceeded | AccessDenied | KinesisUnknownError
+export type DeleteStreamError =
+  | ResourceNotFound
+  | ResourceInUse
+  | LimitExceeded
+  | AccessDenied
+  | KinesisConfigError
+  | KinesisUnknownError
 
 /**
  * The errors of SplitShard, MergeShards and UpdateShardCount.
@@ -470,13 +489,19 @@ export type ReshardError =
   | InvalidArgument
   | LimitExceeded
   | AccessDenied
+  | KinesisConfigError
   | KinesisUnknownError
 
 /**
  * @since 0.1.0
  * @category errors
  */
-export type ListStreamsError = ExpiredNextToken | InvalidArgument | LimitExceeded | KinesisUnknownError
+export type ListStreamsError =
+  | ExpiredNextToken
+  | InvalidArgument
+  | LimitExceeded
+  | KinesisConfigError
+  | KinesisUnknownError
 
 // ---------------------------------------------------------------------------------------------
 // the port
@@ -587,7 +612,8 @@ export const defaults: {
 
 /**
  * Implements the port over an SDK client. The client is not destroyed by this function. `dataPlane`
- * chooses how PutRecords, PutRecord and GetRecords travel (default `"cbor"`; see `DataPlane`).
+ * chooses how PutRecords, PutRecord and GetRecords travel (default `"cbor"`; see `DataPlane`). Throws
+ * `InvalidOption` for a `dataPlane` that is none of them (`layerClient` fails with it instead).
  *
  * @since 0.1.0
  * @category constructors
@@ -597,24 +623,27 @@ export const fromClient: (client: KinesisClient, options?: { readonly dataPlane?
 
 /**
  * Builds a `KinesisClient` from the options, scoped: the client is destroyed (sockets closed) when
- * the scope closes.
+ * the scope closes. Fails with `InvalidOption` (naming the option, the value and what is allowed) for an
+ * option of the wrong type or out of range, e.g. from JavaScript.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const makeClient: (options?: KinesisOptions) => Effect.Effect<KinesisClient, never, Scope.Scope> =
+export const makeClient: (options?: KinesisOptions) => Effect.Effect<KinesisClient, InvalidOption, Scope.Scope> =
   internal.makeClient
 
 /**
- * The port over a new SDK client, destroyed when the layer is released.
+ * The port over a new SDK client, destroyed when the layer is released. Fails with `InvalidOption` for
+ * an option of the wrong type or out of range.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: (options?: KinesisOptions) => Layer.Layer<Kinesis> = internal.layer
+export const layer: (options?: KinesisOptions) => Layer.Layer<Kinesis, InvalidOption> = internal.layer
 
 /**
- * The port over a client you own (it is not destroyed by the layer).
+ * The port over a client you own (it is not destroyed by the layer). Fails with `InvalidOption` for an
+ * unknown `dataPlane`.
  *
  * @since 0.1.0
  * @category layers
@@ -622,7 +651,7 @@ export const layer: (options?: KinesisOptions) => Layer.Layer<Kinesis> = interna
 export const layerClient: (
   client: KinesisClient,
   options?: { readonly dataPlane?: DataPlane | undefined }
-) => Layer.Layer<Kinesis> = internal.layerClient
+) => Layer.Layer<Kinesis, InvalidOption> = internal.layerClient
 
 /**
  * The options from the standard environment variables: `AWS_REGION`, `KINESIS_ENDPOINT`,
@@ -638,7 +667,8 @@ export const config: Config.Config<KinesisOptions> = internal.config
 /**
  * The port over a new SDK client (as `layer`), with the options read from `Config`: either one
  * `Config<KinesisOptions>` (such as `config`, which reads the standard environment variables) or an
- * object of one `Config` per option. Fails with a `ConfigError` when the config cannot be read.
+ * object of one `Config` per option. Fails with a `ConfigError` when the config cannot be read or holds a
+ * value of the wrong kind.
  *
  * @example
  * ```ts
@@ -671,22 +701,29 @@ export const layerConfig: (
  * @since 0.1.0
  * @category accessors
  */
-export const putRecords = (request: PutRecordsRequest): Effect.Effect<PutRecordsResponse, PutRecordsError, Kinesis> =>
-  Effect.flatMap(Kinesis, (k) => k.putRecords(request))
+export const putRecords = (request: PutRecordsRequest): Effect.Effect<PutRecordsResponse, PutRecordsError, Kinesis> => {
+  // from JavaScript: data that is not a Uint8Array, keys that are not strings fail as InvalidArgument
+  const bad = checks.badRecords("putRecords", request?.stream, request?.records)
+  return bad === undefined ? Effect.flatMap(Kinesis, (k) => k.putRecords(request)) : Effect.fail(bad)
+}
 
 /**
  * @since 0.1.0
  * @category accessors
  */
-export const putRecord = (request: PutRecordRequest): Effect.Effect<PutRecordResponse, PutRecordError, Kinesis> =>
-  Effect.flatMap(Kinesis, (k) => k.putRecord(request))
+export const putRecord = (request: PutRecordRequest): Effect.Effect<PutRecordResponse, PutRecordError, Kinesis> => {
+  const bad = checks.badRecords("putRecord", request?.stream, [request])
+  return bad === undefined ? Effect.flatMap(Kinesis, (k) => k.putRecord(request)) : Effect.fail(bad)
+}
 
 /**
  * @since 0.1.0
  * @category accessors
  */
-export const getRecords = (request: GetRecordsRequest): Effect.Effect<GetRecordsResponse, GetRecordsError, Kinesis> =>
-  Effect.flatMap(Kinesis, (k) => k.getRecords(request))
+export const getRecords = (request: GetRecordsRequest): Effect.Effect<GetRecordsResponse, GetRecordsError, Kinesis> => {
+  const bad = checks.badGetRecords(request)
+  return bad === undefined ? Effect.flatMap(Kinesis, (k) => k.getRecords(request)) : Effect.fail(bad)
+}
 
 /**
  * @since 0.1.0

@@ -17,8 +17,10 @@
  * | KMS* (AccessDenied, Disabled, InvalidState, NotFound, OptInRequired, Throttling) | `KmsError` (`kind` says which) |
  * | anything else (InternalFailure, network errors, timeouts, unknown names) | `KinesisUnknownError` |
  *
- * The library's own errors (`RecordTooLarge`, `InvalidPartitionKey`, `EncodeError`, `DecodeError`,
- * `PutRecordsFailed`, `InvalidStreamAddress`) live here too, so one import covers every failure.
+ * A client that cannot reach Kinesis as configured (no region, no credentials, an endpoint that cannot
+ * be reached) fails with `KinesisConfigError`. The library's own errors (`RecordTooLarge`,
+ * `InvalidPartitionKey`, `EncodeError`, `DecodeError`, `PutRecordsFailed`, `InvalidStreamAddress`,
+ * `InvalidOption`) live here too, so one import covers every failure.
  *
  * @since 0.1.0
  */
@@ -135,12 +137,17 @@ export class InvalidArgument extends Data.TaggedError("InvalidArgument")<
 }
 
 /**
- * The caller's credentials do not allow the operation.
+ * The caller's credentials do not allow the operation. `action` names the IAM action to allow.
  *
  * @since 0.1.0
  * @category errors
  */
-export class AccessDenied extends Data.TaggedError("AccessDenied")<ServiceErrorFields> {
+export class AccessDenied extends Data.TaggedError("AccessDenied")<
+  ServiceErrorFields & {
+    /** The IAM action that was denied, e.g. `kinesis:PutRecords` (from `operation`). */
+    readonly action?: string | undefined
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
 }
@@ -198,6 +205,69 @@ export class KinesisUnknownError extends Data.TaggedError("KinesisUnknownError")
 > {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
+}
+
+/**
+ * What a `KinesisConfigError` says is wrong:
+ * - `RegionMissing`: the client has no region (no `region` option, no `AWS_REGION` / `AWS_DEFAULT_REGION`,
+ *   no region in the profile);
+ * - `CredentialsNotFound`: the SDK's credential chain found nothing (see the error's message for where it
+ *   looked);
+ * - `EndpointUnreachable`: the endpoint's host does not resolve, refuses the connection or does not answer
+ *   (`endpoint` names host and port).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type KinesisConfigErrorReason = "RegionMissing" | "CredentialsNotFound" | "EndpointUnreachable"
+
+/**
+ * The client cannot reach Kinesis as configured: no region, no credentials, or an endpoint that cannot
+ * be reached. `retryable` is true for `EndpointUnreachable` only (a network outage may pass; a missing
+ * setting will not).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class KinesisConfigError extends Data.TaggedError("KinesisConfigError")<
+  ServiceErrorFields & {
+    readonly reason: KinesisConfigErrorReason
+    /** `host:port` of the endpoint, for `EndpointUnreachable`. */
+    readonly endpoint?: string | undefined
+    readonly retryable: boolean
+  }
+> {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/**
+ * An option of the wrong type or out of its range (a JavaScript caller has no compiler to stop it):
+ * `option` names it, `value` is what came and `expected` what is allowed. Raised when the producer or
+ * consumer is made, before anything runs.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidOption extends Data.TaggedError("InvalidOption")<{
+  readonly option: string
+  readonly value: unknown
+  readonly expected: string
+}> {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.2.0 */
+  override get message(): string {
+    return `option ${this.option}: expected ${this.expected}, got ${describeValue(this.value)}`
+  }
+}
+
+const describeValue = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value)
+  if (value === null) return "null"
+  if (Array.isArray(value)) return "an array"
+  return `a value of type ${typeof value}`
 }
 
 /**
@@ -352,6 +422,7 @@ export type ServiceError =
   | AccessDenied
   | LimitExceeded
   | KmsError
+  | KinesisConfigError
   | KinesisUnknownError
 
 /**
@@ -363,6 +434,7 @@ export type ServiceError =
 export type KinesisError =
   | ServiceError
   | InvalidStreamAddress
+  | InvalidOption
   | RecordTooLarge
   | InvalidPartitionKey
   | EncodeError
@@ -396,7 +468,9 @@ export const isThrottling = (u: unknown): u is ProvisionedThroughputExceeded | L
  */
 export const isRetryable = (u: unknown): boolean =>
   isThrottling(u) ||
-  (isKinesisError(u) && (u._tag === "ResourceInUse" || (u._tag === "KinesisUnknownError" && u.retryable)))
+  (isKinesisError(u) &&
+    (u._tag === "ResourceInUse" ||
+      ((u._tag === "KinesisUnknownError" || u._tag === "KinesisConfigError") && u.retryable)))
 
 const describeCause = (cause: unknown): string =>
   cause instanceof Error ? cause.message : typeof cause === "string" ? cause : String(cause)

@@ -371,13 +371,32 @@ export const isProcessor = (u: unknown): u is Processor<unknown> => Predicate.ha
  * @since 0.1.0
  * @category constructors
  */
-export const make: <A>(options: {
+export const make = <A>(options: {
   readonly name: string
   readonly serializer: Serializer<A>
   readonly aggregator: Aggregator
   /** Default: the aggregator's `defaultMaxAggregateSize`. */
   readonly maxAggregateSize?: number | undefined
-}) => Processor<A> = internal.make
+}): Processor<A> => {
+  // a serializer written in JavaScript may return something other than bytes: that record's
+  // `EncodeError` (its encode throws), not a defect or a wrong body later
+  const encode = options.serializer.encode
+  return internal.make({
+    ...options,
+    serializer: {
+      encode: (value) => {
+        const bytes: unknown = encode(value)
+        if (bytes instanceof Uint8Array) return bytes
+        throw new TypeError(
+          `the serializer of processor ${options.name} returned ${
+            bytes === null ? "null" : typeof bytes
+          }, not a Uint8Array`
+        )
+      },
+      decode: options.serializer.decode
+    }
+  })
+}
 
 /**
  * A processor with another default aggregate size.

@@ -91,8 +91,9 @@ export type PutOptions = shapes.PutOptions
 /**
  * Every failure a producer can report: `PutRecordsFailed` (records not delivered after every retry,
  * or refused for good — each named, with its last error code), bad input (`InvalidPartitionKey`,
- * `EncodeError`, `RecordTooLarge`), an invalid stream address, and the service errors of setting up
- * (`ResourceNotFound`, `AccessDenied`, ...).
+ * `EncodeError`, `RecordTooLarge`), an invalid stream address, an option of the wrong type or out of
+ * range (`InvalidOption`, when the producer is made), and the service errors of setting up
+ * (`ResourceNotFound`, `AccessDenied`, `KinesisConfigError`, ...).
  *
  * @since 0.1.0
  * @category errors

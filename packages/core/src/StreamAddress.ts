@@ -104,7 +104,28 @@ export const fromArn = (arn: string): Either.Either<StreamAddress, InvalidStream
  * @category constructors
  */
 export const make = (input: StreamAddressInput): Either.Either<StreamAddress, InvalidStreamAddress> =>
-  typeof input !== "string" ? Either.right(input) : input.startsWith("arn:") ? fromArn(input) : fromName(input)
+  typeof input !== "string"
+    ? isStreamAddress(input) ? Either.right(input) : Either.left(
+      new InvalidStreamAddress({
+        input: String(input),
+        reason: `expected a stream name, an ARN or a StreamAddress, got ${
+          input === null ? "null" : `a value of type ${typeof input}`
+        }`
+      })
+    )
+    : input.startsWith("arn:")
+    ? fromArn(input)
+    : fromName(input)
+
+/**
+ * A StreamAddress value (a JavaScript caller may pass anything).
+ *
+ * @since 0.2.0
+ * @category refinements
+ */
+export const isStreamAddress = (u: unknown): u is StreamAddress =>
+  typeof u === "object" && u !== null && "_tag" in u && "name" in u && typeof u.name === "string" &&
+  (u._tag === "StreamName" || (u._tag === "StreamArn" && "arn" in u && typeof u.arn === "string"))
 
 /**
  * Like `make`, but throws `InvalidStreamAddress` (for constants known to be valid).

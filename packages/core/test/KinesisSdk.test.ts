@@ -160,7 +160,7 @@ describe("Kinesis.layer", () => {
         assert.isTrue(KinesisError.isRetryable(error))
       }))
 
-    it.scopedLive(`${dataPlane} data plane: server failures and connection errors are retryable KinesisUnknownErrors`, () =>
+    it.scopedLive(`${dataPlane} data plane: server failures are retryable KinesisUnknownErrors, a refused connection a retryable KinesisConfigError`, () =>
       Effect.gen(function*() {
         const server = yield* fakeServer(() => ({ status: 500, type: "InternalFailureException" }))
         const internal = yield* Effect.flip(Effect.provide(putOne, portOn(server.endpoint, dataPlane)))
@@ -170,8 +170,9 @@ describe("Kinesis.layer", () => {
 
         // nothing listens on port 1
         const refused = yield* Effect.flip(Effect.provide(putOne, portOn("http://127.0.0.1:1", dataPlane)))
-        assert.strictEqual(refused._tag, "KinesisUnknownError")
-        assert.isTrue(refused._tag === "KinesisUnknownError" && refused.retryable)
+        assert.strictEqual(refused._tag, "KinesisConfigError")
+        assert.isTrue(refused._tag === "KinesisConfigError" && refused.reason === "EndpointUnreachable")
+        assert.isTrue(KinesisError.isRetryable(refused))
       }))
   }
 

@@ -22,7 +22,7 @@ const lastErrorRef: FiberRef.FiberRef<Option.Option<Ref.Ref<unknown>>> = FiberRe
   Option.Option<Ref.Ref<unknown>>
 >(Option.none())
 
-/** `listShards orders after KinesisUnknownError: connect ECONNREFUSED 127.0.0.1:4567` */
+/** `listShards orders after KinesisConfigError: cannot reach the Kinesis endpoint 127.0.0.1:4567 (connect ECONNREFUSED 127.0.0.1:4567)` */
 const describe = (error: unknown): string => {
   if (!Predicate.isObject(error)) return String(error)
   const field = (key: string) => {

@@ -146,6 +146,34 @@ const hints: Record<string, string> = {
     "check --endpoint (a server that accepts connections but never answers?), --region and connectivity, or raise --timeout"
 }
 
+/** Hints of a `KinesisConfigError`, by its reason. */
+const configHints: Record<string, string> = {
+  RegionMissing: "pass --region, or set AWS_REGION (or a region in your AWS profile)",
+  CredentialsNotFound:
+    "set AWS_PROFILE (after `aws sso login` / `aws configure`) or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; against a local server any keys do",
+  EndpointUnreachable:
+    "check --endpoint (host and port), that the server is running and reachable, and --region for AWS's endpoint"
+}
+
+/** The hint of a failure: by its tag, and for some by what it carries (a config error's reason, the denied action). */
+const hintFor = (error: object, tag: string): string | undefined => {
+  if (tag === "KinesisConfigError") {
+    const reason = stringField(error, "reason")
+    return reason === undefined ? undefined : configHints[reason]
+  }
+  if (tag === "AccessDenied") {
+    const operation = stringField(error, "operation")
+    if (operation !== undefined) {
+      const action = stringField(error, "action") ??
+        `kinesis:${operation.charAt(0).toUpperCase()}${operation.slice(1)}`
+      return `the credentials may not call ${action}${
+        stringField(error, "stream") === undefined ? "" : ` on ${stringField(error, "stream")}`
+      }: check AWS_PROFILE / AWS_ACCESS_KEY_ID and that the IAM policy allows ${action}`
+    }
+  }
+  return hints[tag]
+}
+
 /** `run \`effect-kinesis tail --help\`` @internal */
 export const helpHint = (context: ReportContext): string =>
   `run \`effect-kinesis${context.command === undefined ? "" : ` ${context.command}`} --help\``
@@ -192,7 +220,7 @@ export const reportError = (error: unknown, context: ReportContext = {}): Report
     const last = error.lastError
     const tag = String(last._tag)
     const { text, where } = describe(last, tag)
-    const hint = hints[tag]
+    const hint = hintFor(last, tag)
     return {
       line: `effect-kinesis: ${text}${where}; still failing after ${Duration.format(error.timeout)} (--timeout)` +
         (hint === undefined ? "" : ` (hint: ${hint})`),
@@ -205,7 +233,7 @@ export const reportError = (error: unknown, context: ReportContext = {}): Report
       return { line: usageLine(stringField(error, "message") ?? "", context), code: ExitCode.usage }
     }
     const { text, where } = describe(error, tag)
-    const hint = hints[tag]
+    const hint = hintFor(error, tag)
     return {
       line: `effect-kinesis: ${text}${where}` + (hint === undefined ? "" : ` (hint: ${hint})`),
       code: tag === "InvalidStreamAddress" ? ExitCode.usage : ExitCode.failure

@@ -18,7 +18,7 @@ import {
 } from "@aws-sdk/client-kinesis"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -31,11 +31,13 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import type * as Kinesis from "../Kinesis.js"
 import { Kinesis as KinesisTag } from "../Kinesis.js"
-import { ResourceInUse } from "../KinesisError.js"
+import { type InvalidOption, ResourceInUse } from "../KinesisError.js"
 import type { ServiceError } from "../KinesisError.js"
 import * as StreamAddress from "../StreamAddress.js"
 import * as Records from "./dataPlane/records.js"
 import type * as Transport from "./dataPlane/transport.js"
+import * as Options from "./options.js"
+import { badGetRecords, badRecords, badStream } from "./options.js"
 import { fromSdkError, PUT_RECORDS_ERRORS } from "./sdkErrors.js"
 import * as Tracing from "./tracing.js"
 
@@ -65,7 +67,8 @@ const callApi = <A, T extends Tag>(
   allowed: ReadonlyArray<T>,
   stream: StreamAddress.StreamAddress | string | undefined,
   send: (abortSignal: AbortSignal, meta: CallMeta) => Promise<A>,
-  region?: () => string | undefined
+  region?: () => string | undefined,
+  endpoint?: () => string | undefined
 ): Effect.Effect<A, Extract<ServiceError, { readonly _tag: T }>> => {
   const label = typeof stream === "object" ? StreamAddress.format(stream) : stream
   return Tracing.call(
@@ -79,7 +82,10 @@ const callApi = <A, T extends Tag>(
           try: (abortSignal) => send(abortSignal, meta),
           catch: (error) =>
             // `fromSdkError` only returns tags listed in `allowed` (anything else becomes KinesisUnknownError).
-            fromSdkError(error, operation, label, allowed) as Extract<ServiceError, { readonly _tag: T }>
+            fromSdkError(error, operation, label, allowed, endpoint?.()) as Extract<
+              ServiceError,
+              { readonly _tag: T }
+            >
         })
         return traced
           ? Effect.tapBoth(sent, {
@@ -112,6 +118,7 @@ const GET_SHARD_ITERATOR = [
   "ResourceNotFound",
   "InvalidArgument",
   "AccessDenied",
+  "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.GetShardIteratorError["_tag"]>
 const LIST_SHARDS = [
@@ -121,6 +128,7 @@ const LIST_SHARDS = [
   "ExpiredNextToken",
   "LimitExceeded",
   "AccessDenied",
+  "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.ListShardsError["_tag"]>
 const DESCRIBE = [
@@ -128,12 +136,14 @@ const DESCRIBE = [
   "InvalidArgument",
   "LimitExceeded",
   "AccessDenied",
+  "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.DescribeStreamSummaryError["_tag"]>
 const CREATE = [
   "ResourceInUse",
   "InvalidArgument",
   "LimitExceeded",
+  "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.CreateStreamError["_tag"]>
 const DELETE = [
@@ -141,6 +151,7 @@ const DELETE = [
   "ResourceInUse",
   "LimitExceeded",
   "AccessDenied",
+  "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.DeleteStreamError["_tag"]>
 const RESHARD = [
@@ -149,12 +160,14 @@ const RESHARD = [
   "InvalidArgument",
   "LimitExceeded",
   "AccessDenied",
+  "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.ReshardError["_tag"]>
 const LIST_STREAMS = [
   "ExpiredNextToken",
   "InvalidArgument",
   "LimitExceeded",
+  "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.ListStreamsError["_tag"]>
 
@@ -209,6 +222,9 @@ export const fromClient = (
   client: KinesisClient,
   options?: { readonly dataPlane?: Kinesis.DataPlane | undefined }
 ): Kinesis.Service => {
+  // from JavaScript: an unknown data plane would send bodies of no known format
+  const invalid = options === undefined ? undefined : Options.validate(options, { dataPlane: DATA_PLANE })
+  if (invalid !== undefined) throw invalid
   const dataPlane = options?.dataPlane ?? defaults.dataPlane
   // the region for the spans' `cloud.region`, once the client has resolved it (a client without one
   // fails its calls with its own error)
@@ -219,12 +235,21 @@ export const fromClient = (
     }, () => undefined)
   }
   const regionNow = () => region
+  // the endpoint's host:port, named when it cannot be reached
+  let endpoint: string | undefined
+  const config = client.config
+  if (config.isCustomEndpoint && typeof config.endpoint === "function") {
+    config.endpoint().then((e) => {
+      endpoint = `${e.hostname}:${e.port ?? (e.protocol === "https:" ? 443 : 80)}`
+    }, () => undefined)
+  }
+  const endpointNow = () => endpoint ?? (region === undefined ? undefined : `kinesis.${region}.amazonaws.com:443`)
   const call = <A, T extends Tag>(
     operation: string,
     allowed: ReadonlyArray<T>,
     stream: StreamAddress.StreamAddress | string | undefined,
     send: (abortSignal: AbortSignal, meta: CallMeta) => Promise<A>
-  ) => callApi(operation, allowed, stream, send, regionNow)
+  ) => callApi(operation, allowed, stream, send, regionNow, endpointNow)
   // the transport (and the SigV4 signer it imports) is loaded on the first data-plane call, not with the
   // module: a program's start pays for it only when it sends or reads records
   let transport: Promise<Transport.Transport> | undefined
@@ -324,7 +349,26 @@ export const fromClient = (
       }))
     )
 
-  const putRecords = direct === undefined ?
+  // What a JavaScript caller passes is checked before anything is sent (`InvalidArgument`, never a defect
+  // or a silently wrong body). PutRecords' records are checked per request here only on the SDK's data
+  // plane: the CBOR and JSON body writers check each record as they size it, with no pass of their own.
+  const putRecordsChecked = (request: Kinesis.PutRecordsRequest) => {
+    const bad = direct === undefined
+      ? badRecords("putRecords", request.stream, request.records)
+      : badStream("putRecords", request.stream) ??
+        (Array.isArray(request.records) ? undefined : badRecords("putRecords", request.stream, request.records))
+    return bad !== undefined ? Effect.fail(bad) : putRecordsSent(request)
+  }
+  const putRecordChecked = (request: Kinesis.PutRecordRequest) => {
+    const bad = badRecords("putRecord", request.stream, [request])
+    return bad !== undefined ? Effect.fail(bad) : putRecordSent(request)
+  }
+  const getRecordsChecked = (request: Kinesis.GetRecordsRequest) => {
+    const bad = badGetRecords(request)
+    return bad !== undefined ? Effect.fail(bad) : getRecords(request)
+  }
+
+  const putRecordsSent = direct === undefined ?
     sdkPutRecords :
     (request: Kinesis.PutRecordsRequest) =>
       call("putRecords", PUT_RECORDS, request.stream, async (abortSignal, meta) => {
@@ -340,7 +384,7 @@ export const fromClient = (
         return Records.putRecordsResponse(Records.parse(direct.format, out))
       })
 
-  const putRecord = direct === undefined ?
+  const putRecordSent = direct === undefined ?
     sdkPutRecord :
     (request: Kinesis.PutRecordRequest) =>
       call("putRecord", PUT_RECORDS, request.stream, async (abortSignal, meta) => {
@@ -546,9 +590,9 @@ export const fromClient = (
     })
 
   return {
-    putRecords,
-    putRecord,
-    getRecords,
+    putRecords: putRecordsChecked,
+    putRecord: putRecordChecked,
+    getRecords: getRecordsChecked,
     getShardIterator,
     listShards,
     describeStreamSummary,
@@ -584,25 +628,80 @@ export const clientConfig = (options: Kinesis.KinesisOptions = {}): KinesisClien
   return config
 }
 
+const DATA_PLANE = Options.oneOf("cbor", "json", "sdk")
+
+const isObject = (u: unknown): boolean => typeof u === "object" && u !== null && !Array.isArray(u)
+
+/** The options' kinds (options.ts): what a JavaScript caller's values are checked against. */
+const OPTIONS: Readonly<Record<keyof Kinesis.KinesisOptions, Options.Kind>> = {
+  region: Options.custom(
+    (u) => typeof u === "string" && /^[a-z0-9-]+$/i.test(u),
+    "a region name such as \"us-east-1\""
+  ),
+  endpoint: Options.custom((u) => {
+    if (typeof u !== "string") return false
+    try {
+      const url = new URL(u)
+      return url.protocol === "http:" || url.protocol === "https:"
+    } catch {
+      return false
+    }
+  }, "an http:// or https:// URL such as \"http://127.0.0.1:4567\""),
+  credentials: Options.custom(
+    (u) =>
+      typeof u === "function" ||
+      (Predicate.hasProperty(u, "accessKeyId") && typeof u.accessKeyId === "string" &&
+        Predicate.hasProperty(u, "secretAccessKey") && typeof u.secretAccessKey === "string"),
+    "{ accessKeyId, secretAccessKey } strings, or a credential provider function"
+  ),
+  maxAttempts: Options.int(1),
+  requestTimeout: Options.duration,
+  connectionTimeout: Options.duration,
+  maxSockets: Options.int(1),
+  requestHandler: Options.custom((u) => isObject(u) || typeof u === "function", "a request handler"),
+  clientConfig: Options.custom(isObject, "a KinesisClient configuration object"),
+  dataPlane: DATA_PLANE
+}
+
+/** The first option a JavaScript caller got wrong (`InvalidOption`), when any. @internal */
+export const validateOptions = (options: Kinesis.KinesisOptions | undefined): InvalidOption | undefined =>
+  options === undefined ? undefined : Options.notAnObject(options, "options") ?? Options.validate(options, OPTIONS)
+
 /** @internal */
-export const makeClient = (options?: Kinesis.KinesisOptions): Effect.Effect<KinesisClient, never, Scope.Scope> =>
+export const makeClient = (
+  options?: Kinesis.KinesisOptions
+): Effect.Effect<KinesisClient, InvalidOption, Scope.Scope> => {
+  const invalid = validateOptions(options)
+  return invalid !== undefined ? Effect.fail(invalid) : makeValidClient(options)
+}
+
+const makeValidClient = (options: Kinesis.KinesisOptions | undefined) =>
   Effect.acquireRelease(
     Effect.sync(() => new KinesisClient(clientConfig(options))),
     (client) => Effect.sync(() => client.destroy())
   )
 
-/** @internal */
-export const layer = (options?: Kinesis.KinesisOptions): Layer.Layer<KinesisTag> =>
+/** The port over a new client, its options already checked. */
+const layerValid = (options: Kinesis.KinesisOptions | undefined): Layer.Layer<KinesisTag> =>
   Layer.scoped(
     KinesisTag,
-    Effect.map(makeClient(options), (client) => fromClient(client, { dataPlane: options?.dataPlane }))
+    Effect.map(makeValidClient(options), (client) => fromClient(client, { dataPlane: options?.dataPlane }))
   )
+
+/** @internal */
+export const layer = (options?: Kinesis.KinesisOptions): Layer.Layer<KinesisTag, InvalidOption> => {
+  const invalid = validateOptions(options)
+  return invalid !== undefined ? Layer.fail(invalid) : layerValid(options)
+}
 
 /** @internal */
 export const layerClient = (
   client: KinesisClient,
   options?: { readonly dataPlane?: Kinesis.DataPlane | undefined }
-): Layer.Layer<KinesisTag> => Layer.succeed(KinesisTag, fromClient(client, options))
+): Layer.Layer<KinesisTag, InvalidOption> => {
+  const invalid = options === undefined ? undefined : Options.validate(options, { dataPlane: DATA_PLANE })
+  return invalid !== undefined ? Layer.fail(invalid) : Layer.succeed(KinesisTag, fromClient(client, options))
+}
 
 /** @internal */
 export const config: Config.Config<Kinesis.KinesisOptions> = Config.all({
@@ -633,7 +732,14 @@ export const config: Config.Config<Kinesis.KinesisOptions> = Config.all({
 /** @internal */
 export const layerConfig = (
   config: Config.Config.Wrap<Kinesis.KinesisOptions>
-): Layer.Layer<KinesisTag, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(Config.unwrap(config), layer))
+): Layer.Layer<KinesisTag, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.flatMap(Config.unwrap(config), (options) => {
+    // a value of the wrong kind (from JavaScript, or a Config mapped to one) is a configuration error
+    const invalid = validateOptions(options)
+    return invalid === undefined
+      ? Effect.succeed(layerValid(options))
+      : Effect.fail(ConfigError.InvalidData([invalid.option], invalid.message))
+  }))
 
 /** @internal */
 export const defaultWaitSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("100 millis", 1.5).pipe(

@@ -14,6 +14,7 @@
  */
 import type * as Kinesis from "../../Kinesis.js"
 import type * as StreamAddress from "../../StreamAddress.js"
+import { badRecords, isValidRecord } from "../options.js"
 import { decode, headSize, keySize, textSize, utf8Length, Writer } from "./cbor.js"
 
 /** The wire format of a request. */
@@ -45,6 +46,7 @@ const K_EXPLICIT_HASH_KEY = "ExplicitHashKey"
 
 /**
  * PutRecords in CBOR: one buffer of exactly the body's size, each record's data copied into it once.
+ * A record that is not what the types promise throws its `InvalidArgument` (the call fails with it).
  */
 const putRecordsCbor = (request: Kinesis.PutRecordsRequest): Uint8Array => {
   const [streamKey, streamValue] = streamField(request.stream)
@@ -56,6 +58,8 @@ const putRecordsCbor = (request: Kinesis.PutRecordsRequest): Uint8Array => {
   const recordKeys = keySize(K_DATA) + keySize(K_PARTITION_KEY)
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!
+    // a JavaScript caller's record is checked here, where it is sized anyway (no pass of its own)
+    if (!isValidRecord(record)) throw badRecords("putRecords", request.stream, records)
     const keyLength = utf8Length(record.partitionKey)
     keyLengths[i] = keyLength
     size += 1 + recordKeys + headSize(record.data.length) + record.data.length + textSize(keyLength)
@@ -96,6 +100,7 @@ const putRecordsJson = (request: Kinesis.PutRecordsRequest): Uint8Array => {
   const parts = new Array<string>(request.records.length)
   for (let i = 0; i < request.records.length; i++) {
     const record = request.records[i]!
+    if (!isValidRecord(record)) throw badRecords("putRecords", request.stream, request.records)
     const data = Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength).toString("base64")
     parts[i] = record.explicitHashKey === undefined
       ? `{"Data":"${data}","PartitionKey":${quote(record.partitionKey)}}`

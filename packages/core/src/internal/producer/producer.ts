@@ -32,14 +32,18 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
+import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Kinesis from "../../Kinesis.js"
-import { InvalidPartitionKey, PutRecordsFailed } from "../../KinesisError.js"
+import { EncodeError, InvalidPartitionKey, PutRecordsFailed } from "../../KinesisError.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
 import type * as Processor from "../../Processor.js"
 import type { ProducerOptions } from "../../Producer.js"
 import * as StreamAddress from "../../StreamAddress.js"
 import * as Metrics from "../metrics.js"
+import * as Options from "../options.js"
+import { TypeId as ProcessorTypeId } from "../processor/processor.js"
 import { makeDispatcher } from "./dispatcher.js"
 import { Gate } from "./gate.js"
 import { makeIntake, OFFER_SLICE } from "./intake.js"
@@ -56,12 +60,53 @@ import {
   type PutOptions
 } from "./shapes.js"
 
+/** The options' kinds (options.ts): what a JavaScript caller's values are checked against. */
+const OPTIONS = {
+  processor: Options.custom(
+    (u) => Predicate.hasProperty(u, ProcessorTypeId),
+    "a Processor (Processor.json, Processor.bytes, …)"
+  ),
+  retrySchedule: Options.custom(Schedule.isSchedule, "a Schedule"),
+  createStream: Options.custom(
+    (u) => Predicate.hasProperty(u, "shardCount") || (Predicate.hasProperty(u, "onDemand") && u.onDemand === true),
+    "{ shardCount: number } or { onDemand: true }"
+  ),
+  partitionKey: Options.fn,
+  bufferTime: Options.duration,
+  maxBatchRecords: Options.int(1, 500),
+  maxBatchBytes: Options.int(1, 5 * 1024 * 1024),
+  maxRecordSize: Options.int(1),
+  maxAggregateSize: Options.int(1),
+  maxQueueRecords: Options.int(1),
+  maxQueueBytes: Options.int(1),
+  maxInFlightRequests: Options.int(1),
+  shardMap: Options.oneOf("listShards", "skip"),
+  afterFlush: Options.fn,
+  shutdownTimeout: Options.duration,
+  metrics: Options.boolean,
+  preserveOrder: Options.boolean
+}
+const SHARD_LIMITS = {
+  recordsPerSecond: Options.number(0, undefined, true),
+  bytesPerSecond: Options.number(0, undefined, true),
+  fraction: Options.number(0, 1, true)
+}
+
 /** @internal */
 export const make = <A>(
   options: ProducerOptions<A>,
   defaultProcessor: Processor.Processor<A>
 ): Effect.Effect<Producer<A>, ProducerError, Kinesis.Kinesis | Scope.Scope> =>
   Effect.gen(function*() {
+    const invalid = Options.notAnObject(options, "options") ?? Options.validate(options, OPTIONS) ??
+      Options.validate(options, { shardLimits: Options.falseOrObject }) ??
+      (typeof options.shardLimits === "object" && options.shardLimits !== null
+        ? Options.validate(options.shardLimits, SHARD_LIMITS, "shardLimits.")
+        : undefined) ??
+      (Predicate.hasProperty(options.createStream, "shardCount")
+        ? Options.validate(options.createStream, { shardCount: Options.int(1) }, "createStream.")
+        : undefined)
+    if (invalid !== undefined) return yield* Effect.fail(invalid)
     const kinesis = yield* Kinesis.Kinesis
     const stream = yield* StreamAddress.make(options.stream)
     const streamLabel = StreamAddress.format(stream)
@@ -184,6 +229,12 @@ export const make = <A>(
 
     const offer = (values: Iterable<A | ProducerRecord<A>>): Effect.Effect<void, ProducerError> =>
       Effect.suspend(() => {
+        if (!Predicate.isIterable(values) || typeof values === "string") {
+          // from JavaScript: `offer(value)` where `offer([value])` was meant
+          return Effect.fail(
+            new EncodeError({ record: values, cause: new TypeError("offer takes an iterable (an array) of values") })
+          )
+        }
         // a Chunk from a Stream is usually backed by an array: index it rather than iterate
         const inputs = Chunk.isChunk(values)
           ? Chunk.toReadonlyArray(values)

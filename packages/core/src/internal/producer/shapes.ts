@@ -9,6 +9,7 @@ import type * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import type {
   EncodeError,
+  InvalidOption,
   InvalidPartitionKey,
   InvalidStreamAddress,
   PutRecordsFailed,
@@ -65,6 +66,7 @@ export type ProducerError =
   | RecordTooLarge
   | ServiceError
   | InvalidStreamAddress
+  | InvalidOption
 
 /** What the retry schedule sees: the error of a whole request, or the per-record error codes of a lane. @internal */
 export type RetryInput =

@@ -16,6 +16,7 @@ import {
   ExpiredIterator,
   ExpiredNextToken,
   InvalidArgument,
+  KinesisConfigError,
   KinesisUnknownError,
   KmsError,
   LimitExceeded,
@@ -154,6 +155,15 @@ export const injectedError = (
       return new LimitExceeded({ ...fields, message: `Rate exceeded${where}.${suffix}` })
     case "KmsError":
       return new KmsError({ ...fields, kind: "KMSThrottlingException", message: `KMS rate exceeded.${suffix}` })
+    case "KinesisConfigError":
+      // a network outage, the kind that passes
+      return new KinesisConfigError({
+        ...fields,
+        reason: "EndpointUnreachable",
+        endpoint: "kinesis.us-east-1.amazonaws.com:443",
+        retryable: true,
+        message: `connect ECONNREFUSED kinesis.us-east-1.amazonaws.com:443.${suffix}`
+      })
     case "KinesisUnknownError":
       return new KinesisUnknownError({
         ...fields,
