@@ -40,7 +40,6 @@ import type * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/kinesis.js"
-import * as checks from "./internal/options.js"
 import type {
   AccessDenied,
   ExpiredIterator,
@@ -701,29 +700,22 @@ export const layerConfig: (
  * @since 0.1.0
  * @category accessors
  */
-export const putRecords = (request: PutRecordsRequest): Effect.Effect<PutRecordsResponse, PutRecordsError, Kinesis> => {
-  // from JavaScript: data that is not a Uint8Array, keys that are not strings fail as InvalidArgument
-  const bad = checks.badRecords("putRecords", request?.stream, request?.records)
-  return bad === undefined ? Effect.flatMap(Kinesis, (k) => k.putRecords(request)) : Effect.fail(bad)
-}
+export const putRecords = (request: PutRecordsRequest): Effect.Effect<PutRecordsResponse, PutRecordsError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.putRecords(request))
 
 /**
  * @since 0.1.0
  * @category accessors
  */
-export const putRecord = (request: PutRecordRequest): Effect.Effect<PutRecordResponse, PutRecordError, Kinesis> => {
-  const bad = checks.badRecords("putRecord", request?.stream, [request])
-  return bad === undefined ? Effect.flatMap(Kinesis, (k) => k.putRecord(request)) : Effect.fail(bad)
-}
+export const putRecord = (request: PutRecordRequest): Effect.Effect<PutRecordResponse, PutRecordError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.putRecord(request))
 
 /**
  * @since 0.1.0
  * @category accessors
  */
-export const getRecords = (request: GetRecordsRequest): Effect.Effect<GetRecordsResponse, GetRecordsError, Kinesis> => {
-  const bad = checks.badGetRecords(request)
-  return bad === undefined ? Effect.flatMap(Kinesis, (k) => k.getRecords(request)) : Effect.fail(bad)
-}
+export const getRecords = (request: GetRecordsRequest): Effect.Effect<GetRecordsResponse, GetRecordsError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => k.getRecords(request))
 
 /**
  * @since 0.1.0

@@ -20,7 +20,7 @@ import {
   Clock,
   Context,
   Deferred,
-  Duration,
+  type Duration,
   Effect,
   Exit,
   Fiber,
@@ -32,6 +32,7 @@ import {
   Stream,
   TestClock
 } from "effect"
+import { advance, openShardIds } from "./utils/testClock.js"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -128,18 +129,6 @@ const putRaw = (data: ReadonlyArray<Uint8Array>, hashKey?: string) =>
       response.records.map((r) => r._tag === "Success" ? r.sequenceNumber : assert.fail(`put failed: ${r.errorCode}`))
   )
 
-const openShardIds = Effect.map(
-  KinesisTest.shards("s"),
-  (shards) => shards.filter((s) => s.status === "OPEN").map((s) => s.shardId)
-)
-
-/** Steps the TestClock `total` forward in `step`s (so every fiber runs between steps). */
-const advance = (total: Duration.DurationInput, step: Duration.DurationInput = "500 millis") =>
-  Effect.suspend(() => {
-    const n = Math.ceil(Duration.toMillis(total) / Duration.toMillis(step))
-    return Effect.forEach(Arr.range(1, n), () => TestClock.adjust(step), { discard: true })
-  })
-
 interface Collector<A, E> {
   /** Records in delivery order, with the Clock time of each delivery. */
   readonly got: Array<Rec<A>>
@@ -234,7 +223,7 @@ describe("Consumer behaviour", () => {
       const log: Array<Kinesis.GetShardIteratorRequest> = []
       return Effect.gen(function*() {
         yield* produce(60)
-        const shardIds = yield* openShardIds
+        const shardIds = yield* openShardIds("s")
         const gate = yield* Deferred.make<void>()
         const c = yield* collect(
           Consumer.stream<number>({ stream: "s", maxBufferRecords: 4, chunkSize: 2, recordLimit: 4 }),
@@ -294,7 +283,7 @@ describe("Consumer behaviour", () => {
         assert.deepStrictEqual(sortedValues(c.got), [4, 5, 6])
         const expired = (yield* getRecordsCalls).filter((call) => call.error === "ExpiredIterator")
         assert.strictEqual(expired.length, 1)
-        const [shardId] = yield* openShardIds
+        const [shardId] = yield* openShardIds("s")
         const positions = positionsOf(log, shardId!)
         assert.deepStrictEqual(positions.map((p) => p.type), ["LATEST", "AT_TIMESTAMP"])
       }).pipe(Effect.provide(env({ iteratorLog: log })))
@@ -314,7 +303,7 @@ describe("Consumer behaviour", () => {
         assert.isTrue(yield* c.until(() => c.got.length >= 1, "30 seconds", 15), "the record was lost")
         assertStoppedCleanly(yield* c.stop)
         assert.deepStrictEqual(c.got.map((r) => r.value), [1])
-        const [shardId] = yield* openShardIds
+        const [shardId] = yield* openShardIds("s")
         assert.deepStrictEqual(positionsOf(log, shardId!).map((p) => p.type), ["LATEST", "AT_TIMESTAMP"])
       }).pipe(Effect.provide(env({ iteratorLog: log, getRecordsTransit: "1 second" })))
     })
@@ -324,7 +313,7 @@ describe("Consumer behaviour", () => {
       const store = Checkpointer.makeMemoryStore()
       return Effect.gen(function*() {
         yield* produce(40)
-        const [shardId] = yield* openShardIds
+        const [shardId] = yield* openShardIds("s")
         const all = (yield* KinesisTest.records("s", shardId!)).map((r) => r.sequenceNumber)
 
         // run 1 reads some records, then stops (its final checkpoint goes to the shared store)
@@ -373,7 +362,7 @@ describe("Consumer behaviour", () => {
 
   it.effect("a throttled shard does not delay another one, and its records arrive once it may read again", () =>
     Effect.gen(function*() {
-      const [slow, fast] = yield* openShardIds
+      const [slow, fast] = yield* openShardIds("s")
       // one 100 kB record overdraws the slow shard's 10 kB/s read allowance for ~9 s
       yield* putRaw([json("x".repeat(100_000)), json(1), json(2), json(3)], yield* hashKeyOf(slow!))
       yield* putRaw(Arr.range(11, 20).map(json), yield* hashKeyOf(fast!))
@@ -439,7 +428,7 @@ describe("Consumer behaviour", () => {
 
   describe("onDecodeError", () => {
     const withBadRecords = Effect.gen(function*() {
-      const [shardId] = yield* openShardIds
+      const [shardId] = yield* openShardIds("s")
       const seqs = yield* putRaw([json(1), json(2), json(3), notJson, json(4), json(5), notJson])
       return { shardId: shardId!, seqs, bad: seqs[3]!, lastBad: seqs[6]! }
     })
@@ -517,7 +506,7 @@ describe("Consumer behaviour", () => {
     const store = Checkpointer.makeMemoryStore()
     return Effect.gen(function*() {
       yield* produce(20)
-      const [shardId] = yield* openShardIds
+      const [shardId] = yield* openShardIds("s")
       const first = yield* Effect.gen(function*() {
         const consumer = yield* Consumer.make<number>({ stream: "s", checkpoint: "manual", chunkSize: 5 })
         const c = yield* collect(consumer.records)
@@ -549,7 +538,7 @@ describe("Consumer behaviour", () => {
   it.effect("status: reading shards, a drained parent ended with its children reading, totals, children map", () =>
     Effect.gen(function*() {
       yield* produce(40)
-      const [s0, s1] = yield* openShardIds
+      const [s0, s1] = yield* openShardIds("s")
       const consumer = yield* Consumer.make<number>({ stream: "s" })
       const c = yield* collect(consumer.records)
       assert.isTrue(yield* c.until(() => c.got.length >= 40))
@@ -612,7 +601,7 @@ describe("Consumer behaviour", () => {
   it.effect("shards: one stream per shard with only its records; after a split the parent's completes, the children's appear", () =>
     Effect.gen(function*() {
       yield* produce(40)
-      const [s0, s1] = yield* openShardIds
+      const [s0, s1] = yield* openShardIds("s")
       const seen: Array<string> = []
       const perShard = new Map<string, Array<Rec>>()
       const completed = new Set<string>()
@@ -678,7 +667,7 @@ describe("Consumer behaviour", () => {
       const lostBefore = yield* counterValue(leasesLost)
 
       yield* produce(10)
-      const [shardId] = yield* openShardIds
+      const [shardId] = yield* openShardIds("s")
       const consumerA = yield* Consumer.make<number>(options).pipe(
         Effect.provideService(Checkpointer.Checkpointer, aHeld)
       )

@@ -9,7 +9,6 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   Array as Arr,
   Cause,
-  Duration,
   Effect,
   Exit,
   Fiber,
@@ -22,6 +21,7 @@ import {
   SubscriptionRef,
   TestClock
 } from "effect"
+import { advance, openShardIds } from "./utils/testClock.js"
 
 interface Logged {
   readonly level: string
@@ -50,17 +50,6 @@ const env = (shards: number, logs: Array<Logged>) =>
 
 const produce = (from: number, to: number) =>
   Stream.fromIterable(Arr.range(from, to)).pipe(Stream.run(Producer.sink({ stream: "s", shardLimits: false })))
-
-const openShardIds = Effect.map(
-  KinesisTest.shards("s"),
-  (shards) => shards.filter((s) => s.status === "OPEN").map((s) => s.shardId)
-)
-
-const advance = (total: Duration.DurationInput, step: Duration.DurationInput = "500 millis") =>
-  Effect.suspend(() => {
-    const n = Math.ceil(Duration.toMillis(total) / Duration.toMillis(step))
-    return Effect.forEach(Arr.range(1, n), () => TestClock.adjust(step), { discard: true })
-  })
 
 /** Runs `stream` in a fiber, keeping every value; `until` steps the TestClock until `done()` holds. */
 const collect = <E>(stream: Stream.Stream<Consumer.ConsumerRecord<number>, E>) =>
@@ -98,7 +87,7 @@ describe("Consumer operability", () => {
     const logs: Array<Logged> = []
     return Effect.gen(function*() {
       yield* produce(1, 100)
-      const [s0] = yield* openShardIds
+      const [s0] = yield* openShardIds("s")
       const consumer = yield* Consumer.make<number>({
         stream: "s",
         idleDelay: "200 millis",
@@ -134,7 +123,7 @@ describe("Consumer operability", () => {
     const logs: Array<Logged> = []
     return Effect.gen(function*() {
       yield* produce(1, 10)
-      const [shardId] = yield* openShardIds
+      const [shardId] = yield* openShardIds("s")
       yield* KinesisTest.failNext("getRecords", { error: "ProvisionedThroughputExceeded" })
       const consumer = yield* Consumer.make<number>({ stream: "s", retrySchedule: Schedule.spaced("1 second") })
       const c = yield* collect(consumer.records)
@@ -150,7 +139,7 @@ describe("Consumer operability", () => {
     const logs: Array<Logged> = []
     return Effect.gen(function*() {
       yield* produce(1, 10)
-      const [shardId] = yield* openShardIds
+      const [shardId] = yield* openShardIds("s")
       yield* KinesisTest.failNext("getRecords", { error: "ProvisionedThroughputExceeded", times: 1_000_000 })
       const consumer = yield* Consumer.make<number>({
         stream: "s",

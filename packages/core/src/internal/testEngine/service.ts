@@ -6,6 +6,7 @@ import type * as Kinesis from "../../Kinesis.js"
 import type { ResourceNotFound, ServiceError } from "../../KinesisError.js"
 import type * as KinesisTest from "../../KinesisTest.js"
 import * as StreamAddress from "../../StreamAddress.js"
+import { badGetRecords, badRecords } from "../options.js"
 import * as Tracing from "../tracing.js"
 import { CallContext, type Operation, type OperationError, rethrow } from "./calls.js"
 import { decodeIterator } from "./codec.js"
@@ -113,22 +114,30 @@ const portOf = (engine: Engine): Kinesis.Service => {
     })
   }
 
+  // what a JavaScript caller passes is checked as the AWS port checks it (internal/options.ts): an
+  // InvalidArgument, never a defect inside the engine
   return {
-    putRecords: (request) =>
-      run(
+    putRecords: (request) => {
+      const bad = badRecords("putRecords", request.stream, request.records)
+      return bad !== undefined ? Effect.fail(bad) : run(
         "putRecords",
         request.stream.name,
         format(request.stream),
         (now, ctx) => engine.putRecords(request, now, ctx)
-      ),
-    putRecord: (request) =>
-      run(
+      )
+    },
+    putRecord: (request) => {
+      const bad = badRecords("putRecord", request.stream, [request])
+      return bad !== undefined ? Effect.fail(bad) : run(
         "putRecord",
         request.stream.name,
         format(request.stream),
         (now, ctx) => engine.putRecord(request, now, ctx)
-      ),
+      )
+    },
     getRecords: (request) => {
+      const bad = badGetRecords(request)
+      if (bad !== undefined) return Effect.fail(bad)
       const iterator = decodeIterator(request.shardIterator)
       const name = iterator?.stream ?? request.stream?.name
       const label = request.stream !== undefined ? format(request.stream) : name
