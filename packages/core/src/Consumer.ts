@@ -34,10 +34,13 @@ import * as Stream from "effect/Stream"
 import type * as SubscriptionRef from "effect/SubscriptionRef"
 import type { Checkpointer } from "./Checkpointer.js"
 import * as internal from "./internal/consumer/consumer.js"
+import * as processInternal from "./internal/consumer/process.js"
 import * as Options from "./internal/options.js"
+import type * as Policy from "./internal/process/policy.js"
 import type { Kinesis } from "./Kinesis.js"
-import { InvalidOption, type ServiceError } from "./KinesisError.js"
+import { type DecodeError, InvalidOption, type RecordFailed, type ServiceError } from "./KinesisError.js"
 import * as Processor from "./Processor.js"
+import type * as Producer from "./Producer.js"
 import type { StreamAddress } from "./StreamAddress.js"
 
 /**
@@ -241,9 +244,10 @@ const OPTIONS = {
 }
 
 const invalidOptions = (
-  options: { readonly iteratorType?: unknown; readonly timestamp?: unknown }
+  options: { readonly iteratorType?: unknown; readonly timestamp?: unknown },
+  kinds: Record<string, Options.Kind> = OPTIONS
 ): InvalidOption | undefined =>
-  Options.notAnObject(options, "options") ?? Options.validate(options, OPTIONS) ??
+  Options.notAnObject(options, "options") ?? Options.validate(options, kinds) ??
     (options.iteratorType === "AT_TIMESTAMP" && options.timestamp === undefined
       ? new InvalidOption({ option: "timestamp", value: undefined, expected: "a Date with iteratorType AT_TIMESTAMP" })
       : undefined)
@@ -307,3 +311,179 @@ export const shards = <A = unknown, E = never, R = never>(
  * @category getters
  */
 export const status = <A, E>(self: Consumer<A, E>): Effect.Effect<ConsumerStatus> => self.status
+
+// -------------------------------------------------------------------------------------------------
+// process
+// -------------------------------------------------------------------------------------------------
+
+/**
+ * What the dead letter of `process` receives for a record that failed for good (after the `retry`
+ * schedule) or did not decode: the user record's own bytes as read (for a KPL sub-record, its own, not
+ * the aggregate's), where it came from, the handler runs and the rendered cause. `poisonRecords` is the
+ * processor that writes and reads it as JSON (the bytes base64) on a Kinesis stream.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PoisonRecord = Policy.PoisonRecord
+
+/**
+ * What `process` does with a record that still fails after `retry` (or that does not decode):
+ * `"fail"` stops the consumer with `RecordFailed` (or the record's `DecodeError`), its checkpoint left
+ * just before the record; `{ deadLetter }` hands a `PoisonRecord` to a `Sink`, or to an Effect per record
+ * (e.g. `deadLetterTo(producer)`: the record counts as completed once the Effect succeeds, so once the
+ * dead-letter stream acknowledged it), and goes on. A failing dead letter fails the consumer.
+ *
+ * With a `Sink`, a record counts as completed once queued for the sink (at most 1,024 wait); on
+ * shutdown the sink takes what is queued before the final checkpoints are written.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type PoisonPolicy<EL, RL> =
+  | "fail"
+  | {
+    readonly deadLetter:
+      | Sink.Sink<unknown, PoisonRecord, unknown, EL, RL>
+      | ((record: PoisonRecord) => Effect.Effect<void, EL, RL>)
+  }
+
+/**
+ * Options of `process`: the consumer's options (checkpoints are the watermark: no `checkpoint` mode, no
+ * `chunkSize`; decode errors follow `onFailure`), and how records are processed.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ProcessOptions<A, E = never, R = never, E2 = never, EL = never, RL = never, RS = never>
+  extends Omit<ConsumerOptions<A, E, R>, "checkpoint" | "chunkSize" | "onDecodeError">
+{
+  /** Handlers running at once, over every shard of this worker. Default 16. */
+  readonly concurrency?: number | undefined
+  /**
+   * Records of one shard taken and not yet passed by its watermark (running, waiting for their key,
+   * or completed behind an unfinished one) before that shard's reading pauses. Bounds memory, and the
+   * work a hand-off waits for. Default 1,000.
+   */
+  readonly maxInFlightPerShard?: number | undefined
+  /**
+   * Which records never overlap and complete in order: those of one `"partitionKey"` in a shard
+   * (default: different keys run in parallel), all of a `"shard"`, those of one key you compute, or
+   * `"none"` (every record in parallel; the checkpoint still never passes an unfinished one).
+   */
+  readonly order?: "partitionKey" | "shard" | "none" | ((record: Processor.UserRecord<A>) => string) | undefined
+  /** Runs the handler again while it fails (its failures, not defects), per record. Default: no retry. */
+  readonly retry?: Schedule.Schedule<unknown, E2, RS> | undefined
+  /** What happens to a record that fails after `retry`, or does not decode. Default `"fail"`. */
+  readonly onFailure?: PoisonPolicy<EL, RL> | undefined
+  /**
+   * Skips a record whose id completed lately (a redelivery after a restart or a lease move, a producer's
+   * retried write): the ids of the last `window` records that completed are kept (about `window` × the
+   * id's size in memory; not persisted, so a restart starts empty). `id` returning `undefined` never
+   * skips the record.
+   */
+  readonly dedupe?: {
+    readonly id: (record: Processor.UserRecord<A>) => string | undefined
+    readonly window: number
+  } | undefined
+}
+
+/**
+ * Every failure `process` can end with: the consumer's, a record that failed under `"fail"`
+ * (`RecordFailed`, or `DecodeError` for a record that does not decode), and the dead letter's own.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type ProcessError<EL = never> = ConsumerError | RecordFailed | DecodeError | EL
+
+/** The options `process` adds, checked like the consumer's. */
+const PROCESS_OPTIONS = {
+  ...OPTIONS,
+  concurrency: Options.int(1),
+  maxInFlightPerShard: Options.int(1),
+  order: Options.custom(
+    (u) => u === "partitionKey" || u === "shard" || u === "none" || typeof u === "function",
+    "\"partitionKey\", \"shard\", \"none\" or a function of the record"
+  ),
+  retry: Options.custom(Schedule.isSchedule, "a Schedule"),
+  onFailure: Options.custom(
+    (u) =>
+      u === "fail" ||
+      (Predicate.hasProperty(u, "deadLetter") &&
+        (Predicate.hasProperty(u.deadLetter, Sink.SinkTypeId) || typeof u.deadLetter === "function")),
+    "\"fail\" or { deadLetter: Sink or (record) => Effect }"
+  ),
+  dedupe: Options.custom(
+    (u) =>
+      Predicate.hasProperty(u, "id") && typeof u.id === "function" && Predicate.hasProperty(u, "window") &&
+      Number.isInteger(u.window) && (u.window as number) >= 1,
+    "{ id: (record) => string | undefined, window: integer ≥ 1 }"
+  )
+}
+
+/**
+ * Runs `handler` for every record of the stream, concurrently and safely: at most `concurrency`
+ * handlers at once, records of one partition key never overlapping and completing in order (different
+ * keys of a shard run in parallel), and each shard's checkpoint at its **watermark** — the position
+ * below which every record completed — so a crash or a lease move never skips an unfinished record,
+ * and redelivers at most what was in flight. A failing record is retried with `retry`, then goes to the
+ * dead letter or stops the consumer (`onFailure`); a record that does not decode goes the same way.
+ *
+ * Works with every checkpointer, leases and balancing (a hand-off waits for the shard's records in
+ * flight) and resharding (a child's records start only after the parent's last record completed).
+ * Runs until interrupted (it then stops the handlers, writes each shard's watermark and releases the
+ * leases) or until it fails.
+ *
+ * @example
+ * ```ts
+ * import { Checkpointer, Consumer, Kinesis, Processor } from "@effect-kinesis/core"
+ * import { Effect, Layer, Schedule } from "effect"
+ *
+ * const program = Consumer.process(
+ *   {
+ *     stream: "orders",
+ *     processor: Processor.json,
+ *     concurrency: 64,
+ *     retry: Schedule.exponential("100 millis").pipe(Schedule.intersect(Schedule.recurs(3))),
+ *     onFailure: { deadLetter: (poison) => Effect.logError(`dead letter ${poison.sequenceNumber}`) }
+ *   },
+ *   (record) => Effect.log(`${record.partitionKey}: ${JSON.stringify(record.value)}`)
+ * ).pipe(Effect.provide(Layer.merge(Kinesis.layerConfig(Kinesis.config), Checkpointer.layerMemory())))
+ * ```
+ *
+ * @since 0.2.0
+ * @category processing
+ */
+export const process = <A = unknown, E = never, R = never, E2 = never, R2 = never, EL = never, RL = never, RS = never>(
+  options: ProcessOptions<A, E, R, E2, EL, RL, RS>,
+  handler: (record: Processor.UserRecord<A>) => Effect.Effect<void, E2, R2>
+): Effect.Effect<never, ProcessError<E | EL> | InvalidOption, Kinesis | Checkpointer | R | R2 | RL | RS> => {
+  const invalid = invalidOptions(options, PROCESS_OPTIONS) ??
+    (typeof handler === "function"
+      ? undefined
+      : new InvalidOption({ option: "handler", value: handler, expected: "a function (record) => Effect" }))
+  return invalid !== undefined ? Effect.fail(invalid) : processInternal.process(options, jsonAny<A>(), handler)
+}
+
+/**
+ * A dead letter (for `onFailure`) that writes each poison record to another Kinesis stream through a
+ * producer made with `processor: Consumer.poisonRecords`, keyed by the original partition key; a record
+ * counts as completed once Kinesis acknowledged its dead letter (`Producer.send`).
+ *
+ * @since 0.2.0
+ * @category processing
+ */
+export const deadLetterTo = (
+  producer: Producer.Producer<PoisonRecord>
+): (record: PoisonRecord) => Effect.Effect<void, Producer.ProducerError> =>
+(record) => Effect.asVoid(producer.send(record, { partitionKey: record.partitionKey }))
+
+/**
+ * The processor of dead-letter streams: a `PoisonRecord` as one JSON object per Kinesis record, its
+ * bytes in base64 (`data`) and its arrival time in ISO 8601. Read a dead-letter stream back with it.
+ *
+ * @since 0.2.0
+ * @category processing
+ */
+export const poisonRecords: Processor.Processor<PoisonRecord> = processInternal.poisonRecords

@@ -24,6 +24,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
 
@@ -407,6 +408,34 @@ export class PutRecordsFailed extends Data.TaggedError("PutRecordsFailed")<{
 }
 
 /**
+ * A record the handler of `Consumer.process` (or of the Lambda handler) could not process, after its
+ * retries, under the `"fail"` policy: the consumer stops, its checkpoint left just before this record
+ * (every record before it completed). `cause` is the handler's last failure.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RecordFailed extends Data.TaggedError("RecordFailed")<{
+  readonly stream: string
+  readonly shardId: string
+  readonly sequenceNumber: string
+  readonly subSequenceNumber?: number | undefined
+  readonly partitionKey: string
+  /** Times the handler ran. */
+  readonly attempts: number
+  readonly cause: Cause.Cause<unknown>
+}> {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.2.0 */
+  override get message(): string {
+    const sub = this.subSequenceNumber === undefined ? "" : `/${this.subSequenceNumber}`
+    const first = Cause.pretty(this.cause).split("\n")[0]
+    return `Record ${this.sequenceNumber}${sub} of ${this.shardId} (${this.stream}) failed after ${this.attempts} attempt(s): ${first}`
+  }
+}
+
+/**
  * Every error answered by the Kinesis service.
  *
  * @since 0.1.0
@@ -440,6 +469,7 @@ export type KinesisError =
   | EncodeError
   | DecodeError
   | PutRecordsFailed
+  | RecordFailed
 
 /**
  * @since 0.1.0

@@ -262,3 +262,36 @@ export const consumerDecodeErrors = Metric.counter("kinesis_consumer_decode_erro
   description: "Records a consumer could not decode",
   incremental: true
 })
+
+/**
+ * Handler runs of `Consumer.process` retried by its `retry` schedule (tag: stream).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const consumerHandlerRetries = Metric.counter("kinesis_consumer_handler_retries_total", {
+  description: "Handler runs of Consumer.process retried",
+  incremental: true
+})
+
+/**
+ * Records `Consumer.process` sent to its dead letter (tag: stream, reason `HandlerFailed` or `DecodeFailed`).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const consumerDeadLetters = Metric.counter("kinesis_consumer_dead_letters_total", {
+  description: "Records a consumer sent to its dead letter",
+  incremental: true
+})
+
+/**
+ * Records `Consumer.process` did not run again because their id completed lately (tag: stream).
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const consumerDuplicates = Metric.counter("kinesis_consumer_duplicates_total", {
+  description: "Redelivered records Consumer.process skipped as duplicates",
+  incremental: true
+})

@@ -52,9 +52,9 @@ import { type Coordinator, makeCoordinator } from "./coordinator.js"
 import { makeDecodePolicy } from "./decode.js"
 import { makeShardReader, type ShardReader } from "./fetch.js"
 import { type Leases, makeLeases } from "./leases.js"
-import { makeOutput, type Output } from "./output.js"
+import { delivered, makeOutput, type Output } from "./output.js"
 import { type ConsumerError, defaults, type Engine, type ShardStream } from "./shapes.js"
-import type { Batch, ShardMeters } from "./shard.js"
+import type { Batch, Reader, ShardMeters } from "./shard.js"
 import { makeStatus, type Status } from "./status.js"
 
 export { comparePosition, compareSequence } from "./position.js"
@@ -76,7 +76,7 @@ export {
 export const make = <A, E, R>(
   options: ConsumerOptions<A, E, R>,
   defaultProcessor: Processor.Processor<A>,
-  mode: "stream" | "shards"
+  mode: "stream" | "shards" | "process"
 ): Effect.Effect<Engine<A, E>, ConsumerError | E, Kinesis.Kinesis | Checkpointer.Checkpointer | Scope.Scope | R> =>
   Effect.gen(function*() {
     const kinesis = yield* Kinesis.Kinesis
@@ -119,6 +119,10 @@ export const make = <A, E, R>(
     // -- the buffer, the shard streams, the fatal failure ----------------------------------------
     const shared = new Buffer<Batch<A, E>, ConsumerError | E>(maxBufferRecords, maxBufferBytes)
     const shardStreams = yield* Queue.unbounded<ShardStream<A, E>>()
+    /** `process` mode: the readers as they start (the process runner takes their batches itself). */
+    const openedReaders = yield* Queue.unbounded<Reader<A, E>>()
+    /** Each shard reads into its own buffer (`shards` and `process` modes). */
+    const perShard: "stream" | "shards" = mode === "stream" ? "stream" : "shards"
     let fatalCause: Cause.Cause<ConsumerError | E> | undefined
     /** Fails the whole consumer (a fatal error in one of its fibers): the output fails after what is buffered. */
     const fatal = (cause: Cause.Cause<ConsumerError | E>): Effect.Effect<void> =>
@@ -126,7 +130,7 @@ export const make = <A, E, R>(
         shared.fail(cause)
         for (const reader of leases.readers.values()) reader.buffer.fail(cause)
         fatalCause = cause
-        return Queue.shutdown(shardStreams)
+        return Effect.zipRight(Queue.shutdown(shardStreams), Queue.shutdown(openedReaders))
       })
 
     // -- the parts (a function reaching a part made later is called only once the consumer runs) --
@@ -147,7 +151,7 @@ export const make = <A, E, R>(
     const leases: Leases<A, E> = makeLeases<A, E>({
       checkpointer,
       streamKey,
-      mode,
+      mode: perShard,
       scope,
       checkpoints: {
         write: (reader) => checkpoints.write(reader),
@@ -158,6 +162,8 @@ export const make = <A, E, R>(
       opened: (reader) =>
         mode === "shards"
           ? Effect.asVoid(Queue.offer(shardStreams, { shardId: reader.shard.shardId, records: output(reader.buffer) }))
+          : mode === "process"
+          ? Effect.asVoid(Queue.offer(openedReaders, reader))
           : Effect.void,
       run: (reader, state) => shardReader.run(reader, state),
       retired: (reader) => status.retire(reader),
@@ -189,7 +195,7 @@ export const make = <A, E, R>(
       kinesis,
       checkpointer,
       address,
-      mode,
+      mode: perShard,
       iteratorType,
       recordLimit: Math.min(10_000, Math.max(1, options.recordLimit ?? defaults.recordLimit)),
       fetchSpacing: 1000 / Math.max(0.001, options.shardFetchRate ?? defaults.shardFetchRate),
@@ -259,15 +265,24 @@ export const make = <A, E, R>(
       yield* Effect.forkIn(decoder.sinkDone.pipe(Effect.catchAllCause(fatal), annotated), scope)
     }
 
+    const thenFatal = <X>(self: Stream.Stream<X>): Stream.Stream<X, ConsumerError | E> =>
+      Stream.concat(
+        self,
+        Stream.suspend(() => fatalCause === undefined ? Stream.empty : Stream.failCause(fatalCause))
+      )
     const engine: Engine<A, E> = {
       status: status.current,
       changes: status.changes,
       records: output(shared),
-      shards: Stream.fromQueue(shardStreams).pipe(
-        Stream.concat(
-          Stream.suspend(() => fatalCause === undefined ? Stream.empty : Stream.failCause(fatalCause))
-        )
-      )
+      shards: thenFatal(Stream.fromQueue(shardStreams)),
+      process: {
+        readers: thenFatal(Stream.fromQueue(openedReaders)),
+        processor: options.processor ?? defaultProcessor,
+        streamName: address.name,
+        delivered: (batch, count) => delivered(status.totals, batch, count),
+        markProcessed: checkpoints.markProcessed,
+        bind: metricsOn ? bind : undefined
+      }
     }
     return engine
   })

@@ -43,6 +43,22 @@ export interface OutputContext<A, E> {
   readonly fatal: (cause: Cause.Cause<ConsumerError | E>) => Effect.Effect<void>
 }
 
+/**
+ * A batch was taken and decoded into `count` user records: the reader's `taken` and delivered count,
+ * the consumer's totals and the shard's metrics (also called by `Consumer.process`, `process.ts`).
+ */
+export const delivered = <A, E>(totals: Totals, taken: Batch<A, E>, count: number): void => {
+  const reader = taken.reader
+  reader.taken = taken.last
+  reader.recordsDelivered += count
+  totals.records += count
+  totals.bytes += taken.bytes
+  if (reader.meters !== undefined) {
+    reader.meters.records(count)
+    reader.meters.bytes(taken.bytes)
+  }
+}
+
 /** Makes the output stream of a buffer. */
 export type Output<A, E> = (
   buffer: Buffer<Batch<A, E>, ConsumerError | E>
@@ -79,14 +95,7 @@ export const makeOutput = <A, E>(ctx: OutputContext<A, E>): Output<A, E> => (buf
     decoded = out
     next = 0
     failure = result.error
-    reader.taken = taken.last
-    reader.recordsDelivered += out.length
-    totals.records += out.length
-    totals.bytes += taken.bytes
-    if (reader.meters !== undefined) {
-      reader.meters.records(out.length)
-      reader.meters.bytes(taken.bytes)
-    }
+    delivered(totals, taken, out.length)
     // Kinesis records (the batch's count) may hold more user records (KPL) or fewer (skipped)
     return traced
       ? Effect.zipRight(Effect.annotateCurrentSpan("effect_kinesis.user_records", out.length), decoder.report(result))

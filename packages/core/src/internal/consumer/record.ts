@@ -35,6 +35,10 @@ export class RecordImpl<A> implements ConsumerRecord<A> {
     readonly explicitHashKey: string | undefined,
     private readonly commit: Commit
   ) {}
+  /** The Kinesis record as read (for a KPL sub-record: the aggregate). */
+  get kinesisRecord(): Kinesis.KinesisRecord {
+    return this.record
+  }
   get sequenceNumber(): string {
     return this.record.sequenceNumber
   }

@@ -16,6 +16,8 @@ import type * as Checkpointer from "../../Checkpointer.js"
 import type * as Kinesis from "../../Kinesis.js"
 import type { DecodeError, InvalidStreamAddress, ServiceError } from "../../KinesisError.js"
 import type * as Processor from "../../Processor.js"
+import type * as Metrics from "../metrics.js"
+import type { Batch, Reader } from "./shard.js"
 
 /** @internal */
 export type IteratorType = "TRIM_HORIZON" | "LATEST" | "AT_TIMESTAMP"
@@ -115,4 +117,21 @@ export interface Engine<A, E> {
   readonly changes: SubscriptionRef.SubscriptionRef<ConsumerStatus>
   readonly records: Stream.Stream<ConsumerRecord<A>, ConsumerError | E>
   readonly shards: Stream.Stream<ShardStream<A, E>, ConsumerError | E>
+  /** What `Consumer.process` drives (`process` mode). */
+  readonly process: ProcessPort<A, E>
+}
+
+/** The consumer's parts `Consumer.process` works with (`process.ts`). @internal */
+export interface ProcessPort<A, E> {
+  /** Each shard as this worker starts reading it; fails with the consumer's failure. */
+  readonly readers: Stream.Stream<Reader<A, E>, ConsumerError | E>
+  readonly processor: Processor.Processor<A>
+  /** The stream's name. */
+  readonly streamName: string
+  /** A batch was taken and decoded into `count` user records (totals, metrics, the reader's `taken`). */
+  readonly delivered: (batch: Batch<A, E>, count: number) => void
+  /** The records of `reader` up to `position` completed (`count` more of them): the watermark moved. */
+  readonly markProcessed: (reader: Reader<A, E>, position: Checkpointer.Checkpoint, count: number) => void
+  /** Binds a metric to the stream's labels (plus `extra`); `undefined` when metrics are off. */
+  readonly bind: Metrics.Binder["bind"] | undefined
 }

@@ -1,0 +1,314 @@
+/**
+ * `Consumer.process`: the consumer in `process` mode (each shard reads into its own buffer), with the
+ * scheduler (`../process/scheduler.ts`) in place of the output stream. For each shard this worker
+ * starts reading, an admission fiber takes its batches, decodes them (a record that does not decode
+ * becomes an item of its own, for the poison policy) and admits the items into the shard's lane,
+ * waiting while the lane holds `maxInFlightPerShard` records; the workers run the handler through the
+ * policy (`../process/policy.ts`); each lane's watermark is the shard's processed position, written by
+ * the checkpointing as in auto mode (every `checkpointInterval` or `checkpointEvery` records, on
+ * hand-off, at a shard's end and on shutdown).
+ *
+ * Owns the admission fibers, the scheduler, the dead-letter sink's fiber and the process's failure.
+ * Called by `Consumer.process`.
+ *
+ * Invariants: the stored checkpoint of a shard never passes a record that did not complete; a closed
+ * shard's children start only after all of its records completed (its end waits for the watermark, as
+ * `drained` does in auto mode); a hand-off waits for the records the shard admitted (bounded by the
+ * lane's limit and half a session); records of a shard whose lease was lost are not started; the
+ * first record that fails under `"fail"` fails the whole process (in-flight handlers are interrupted,
+ * and the final checkpoint is the watermark: just before that record once the records before it
+ * completed).
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import { Buffer } from "node:buffer"
+import type * as Checkpointer from "../../Checkpointer.js"
+import type { ProcessOptions } from "../../Consumer.js"
+import type * as Kinesis from "../../Kinesis.js"
+import type { DecodeError, RecordFailed } from "../../KinesisError.js"
+import * as KinesisMetrics from "../../KinesisMetrics.js"
+import type * as Processor from "../../Processor.js"
+import * as ProcessorApi from "../../Processor.js"
+import { DecodeFailure, Dedupe, type Failure, type Handled, makePolicy, type PoisonRecord } from "../process/policy.js"
+import { type Lane, Scheduler } from "../process/scheduler.js"
+import { type DecodedSink, decodeRecordLenient } from "../processor/processor.js"
+import * as internal from "./consumer.js"
+import { type Commit, RecordImpl } from "./record.js"
+import type { ConsumerError, ProcessPort } from "./shapes.js"
+import type { Batch, Reader } from "./shard.js"
+
+/** An item of a lane: a user record for the handler, or a record that did not decode. */
+type Work<A> = RecordImpl<A> | DecodeFailure
+
+/** @internal */
+export const defaults = {
+  concurrency: 16,
+  maxInFlightPerShard: 1_000,
+  deadLetterQueue: 1_024
+} as const
+
+/** `record.checkpoint` in `process`: the watermark is the checkpoint, a record cannot move it. */
+const noCommit: Commit = () => Effect.void
+
+const isSink = (u: unknown): u is Sink.Sink<unknown, PoisonRecord, unknown, unknown, unknown> =>
+  typeof u === "object" && u !== null && Sink.SinkTypeId in u
+
+/** @internal */
+export const process = <A, E, R, E2, R2, EL, RL, RS>(
+  options: ProcessOptions<A, E, R, E2, EL, RL, RS>,
+  defaultProcessor: Processor.Processor<A>,
+  handler: (record: Processor.UserRecord<A>) => Effect.Effect<void, E2, R2>
+): Effect.Effect<
+  never,
+  ConsumerError | E | RecordFailed | DecodeError | EL,
+  Kinesis.Kinesis | Checkpointer.Checkpointer | R | R2 | RL | RS
+> =>
+  Effect.scoped(Effect.gen(function*() {
+    const { concurrency, dedupe, maxInFlightPerShard, onFailure, order, retry, ...consumerOptions } = options
+    const engine = yield* internal.make<A, E, R>(consumerOptions, defaultProcessor, "process")
+    const port = engine.process
+    const failure = yield* Deferred.make<never, ConsumerError | E | RecordFailed | DecodeError | EL>()
+    const scope = yield* Effect.scope
+    const deadLetter = yield* deadLetterOf(onFailure, scope, (cause) => Deferred.failCause(failure, cause))
+    const bind = port.bind
+    const policy = makePolicy<A, E2, R2, EL, RL, RS>({
+      stream: port.streamName,
+      aggregator: port.processor.aggregator,
+      handler,
+      retry,
+      deadLetter,
+      dedupe: dedupe === undefined ? undefined : new Dedupe<A>(dedupe.id, dedupe.window),
+      metrics: bind === undefined ? undefined : (() => {
+        const retried = bind(KinesisMetrics.consumerHandlerRetries)
+        const handlerFailed = bind(KinesisMetrics.consumerDeadLetters, ["reason", "HandlerFailed"])
+        const decodeFailed = bind(KinesisMetrics.consumerDeadLetters, ["reason", "DecodeFailed"])
+        const duplicates = bind(KinesisMetrics.consumerDuplicates)
+        return {
+          retried,
+          deadLettered: (reason: PoisonRecord["reason"]) =>
+            reason === "HandlerFailed" ? handlerFailed(1) : decodeFailed(1),
+          duplicate: () => duplicates(1)
+        }
+      })()
+    })
+    const failWith = (outcome: Failure<EL>): Effect.Effect<boolean> =>
+      Effect.as(
+        outcome._tag === "Failed" ? Deferred.fail(failure, outcome.error) : Deferred.failCause(failure, outcome.cause),
+        false
+      )
+    const scheduler = new Scheduler<Work<A>, R2 | RL | RS>((item) =>
+      Effect.flatMap(
+        policy.run(item.value as Handled<A> | DecodeFailure),
+        (outcome) => outcome === true ? Effect.succeed(true) : failWith(outcome)
+      )
+    )
+    const keyOf = keyFunction<A>(order)
+    const decode = decoderOf(port)
+
+    /** Admits `works[i…]` into the lane (waiting for room), then the batch's end. */
+    const admit = (lane: Lane<Work<A>>, works: Array<Work<A>>, from: number, last: Checkpointer.Checkpoint) => {
+      let i = from
+      const step: Effect.Effect<void> = Effect.suspend(() => {
+        while (i < works.length) {
+          if (!lane.hooks.live()) return Effect.void
+          if (lane.full) return Effect.zipRight(lane.awaitRoom, step)
+          const work = works[i++]!
+          lane.admit(work, keyOf(work))
+        }
+        lane.mark(last)
+        return Effect.void
+      })
+      return step
+    }
+
+    /** One shard: its batches, decoded and admitted into its lane, until its buffer ends. */
+    const shard = (reader: Reader<A, E>): Effect.Effect<void> => {
+      const lane = scheduler.lane(maxInFlightPerShard ?? defaults.maxInFlightPerShard, {
+        advance: (position, count) => port.markProcessed(reader, position, count),
+        live: () => !(reader.stopped && !reader.ending),
+        positionOf: (work) => work.position
+      })
+      const loop: Effect.Effect<void, ConsumerError | E> = Effect.flatMap(reader.buffer.take, (taken) => {
+        if (Option.isNone(taken)) return Effect.void
+        const batch = taken.value
+        const { records, works } = decode(batch)
+        port.delivered(batch, records)
+        return Effect.zipRight(admit(lane, works, 0, batch.last), loop)
+      })
+      return Effect.catchAllCause(loop, (cause) => Deferred.failCause(failure, cause))
+    }
+
+    yield* Effect.forkScoped(scheduler.workers(concurrency ?? defaults.concurrency))
+    yield* port.readers.pipe(
+      Stream.runForEach((reader) => Effect.forkScoped(shard(reader))),
+      Effect.catchAllCause((cause) => Deferred.failCause(failure, cause)),
+      Effect.forkScoped
+    )
+    return yield* Deferred.await(failure)
+  }))
+
+/** How items are ordered: one chain per partition key (default), per shard, a custom key, or none. */
+const keyFunction = <A>(
+  order: ProcessOptions<A, never, never, never, never, never, never>["order"]
+): (work: Work<A>) => string | undefined => {
+  if (order === undefined || order === "partitionKey") return (work) => work.partitionKey
+  if (order === "shard") return () => ""
+  if (order === "none") return () => undefined
+  return (work) => work instanceof DecodeFailure ? work.partitionKey : order(work)
+}
+
+/** Decodes a batch into items: user records, and a `DecodeFailure` for each record (or part) that did not decode. */
+const decoderOf = <A, E>(port: ProcessPort<A, E>) => {
+  const { aggregator, serializer } = port.processor
+  return (batch: Batch<A, E>): { readonly works: Array<Work<A>>; readonly records: number } => {
+    const shardId = batch.reader.shard.shardId
+    const skip = batch.skipThrough
+    const works: Array<Work<A>> = []
+    let records = 0
+    let record = batch.records[batch.from]!
+    // resuming inside an aggregate: its sub-records up to the checkpoint completed already
+    const skipped = (sub: number | undefined) =>
+      skip !== undefined && sub !== undefined && skip.subSequenceNumber !== undefined &&
+      sub <= skip.subSequenceNumber && record.sequenceNumber === skip.sequenceNumber
+    const sink: DecodedSink<A> = (value, subSequenceNumber, partitionKey, explicitHashKey) => {
+      if (skipped(subSequenceNumber)) return
+      records++
+      works.push(new RecordImpl(value, record, shardId, subSequenceNumber, partitionKey, explicitHashKey, noCommit))
+    }
+    const onFailure = (error: DecodeError) => {
+      if (skipped(error.subSequenceNumber)) return
+      works.push(new DecodeFailure(error, record))
+    }
+    for (let i = batch.from; i < batch.to; i++) {
+      record = batch.records[i]!
+      const start = works.length
+      decodeRecordLenient(serializer, aggregator, record, shardId, sink, onFailure)
+      if (works.length > start) works[works.length - 1]!.closesRecord = true
+    }
+    return { works, records }
+  }
+}
+
+/**
+ * The dead letter as a function per poison record: the user's own (the record completes when its
+ * Effect succeeds), or an offer to a bounded queue the user's `Sink` runs from (the record completes
+ * once queued; on shutdown the sink gets what is queued before the final checkpoints are written). A
+ * failing sink, or one that ends before the consumer, fails the process.
+ */
+const deadLetterOf = <EL, RL>(
+  onFailure: ProcessOptions<unknown, never, never, never, EL, RL, never>["onFailure"],
+  scope: Scope.Scope,
+  fail: (cause: Cause.Cause<EL>) => Effect.Effect<unknown>
+): Effect.Effect<((record: PoisonRecord) => Effect.Effect<void, EL, RL>) | undefined, never, RL> =>
+  Effect.gen(function*() {
+    if (onFailure === undefined || onFailure === "fail") return undefined
+    const target = onFailure.deadLetter
+    if (!isSink(target)) return target
+    const sink = target as Sink.Sink<unknown, PoisonRecord, unknown, EL, RL>
+    const queue = yield* Queue.bounded<PoisonRecord | typeof END>(defaults.deadLetterQueue)
+    let closing = false
+    const fiber = yield* Stream.fromQueue(queue).pipe(
+      Stream.takeWhile((letter): letter is PoisonRecord => letter !== END),
+      Stream.run(sink),
+      Effect.forkIn(scope)
+    )
+    yield* Fiber.await(fiber).pipe(
+      Effect.flatMap((exit) =>
+        Exit.isFailure(exit)
+          ? Cause.isInterruptedOnly(exit.cause) ? Effect.void : fail(exit.cause)
+          : closing
+          ? Effect.void
+          : fail(
+            Cause.die(new Error("effect-kinesis Consumer.process: the dead-letter sink ended before the consumer"))
+          )
+      ),
+      Effect.forkIn(scope)
+    )
+    // shutdown: the sink takes what is queued, then ends (before the final checkpoints)
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => {
+        closing = true
+        // (a sink that already ended takes nothing more: do not wait on its full queue)
+        return Effect.asVoid(
+          Effect.raceFirst(Effect.zipRight(Queue.offer(queue, END), Fiber.await(fiber)), Fiber.await(fiber))
+        )
+      })
+    )
+    return (record: PoisonRecord) => Queue.offer(queue, record)
+  })
+
+const END: unique symbol = Symbol("effect-kinesis/process/end")
+
+const str = (u: Record<string, unknown>, key: string): string => {
+  const v = u[key]
+  if (typeof v !== "string") throw new TypeError(`poison record: "${key}" is not a string`)
+  return v
+}
+
+const optionalInt = (u: Record<string, unknown>, key: string): number | undefined => {
+  const v = u[key]
+  if (v === undefined || v === null) return undefined
+  if (!Number.isInteger(v)) throw new TypeError(`poison record: "${key}" is not an integer`)
+  return v as number
+}
+
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder("utf-8", { fatal: true })
+
+/** A `PoisonRecord` as JSON (the bytes base64, the arrival ISO 8601), one per Kinesis record. @internal */
+export const poisonRecords: Processor.Processor<PoisonRecord> = ProcessorApi.make<PoisonRecord>({
+  name: "poisonRecords",
+  aggregator: ProcessorApi.json.aggregator,
+  serializer: {
+    encode: (record) =>
+      textEncoder.encode(JSON.stringify({
+        stream: record.stream,
+        shardId: record.shardId,
+        sequenceNumber: record.sequenceNumber,
+        subSequenceNumber: record.subSequenceNumber,
+        partitionKey: record.partitionKey,
+        explicitHashKey: record.explicitHashKey,
+        approximateArrivalTimestamp: record.approximateArrivalTimestamp.toISOString(),
+        attempts: record.attempts,
+        reason: record.reason,
+        cause: record.cause,
+        data: Buffer.from(record.data.buffer, record.data.byteOffset, record.data.byteLength).toString("base64")
+      })),
+    decode: (bytes) => {
+      const u: unknown = JSON.parse(textDecoder.decode(bytes))
+      if (typeof u !== "object" || u === null) throw new TypeError("poison record: not a JSON object")
+      const o = u as Record<string, unknown>
+      const reason = str(o, "reason")
+      if (reason !== "HandlerFailed" && reason !== "DecodeFailed") {
+        throw new TypeError(`poison record: unknown reason ${reason}`)
+      }
+      const arrival = new Date(str(o, "approximateArrivalTimestamp"))
+      if (Number.isNaN(arrival.getTime())) throw new TypeError("poison record: bad approximateArrivalTimestamp")
+      const data = Buffer.from(str(o, "data"), "base64")
+      return {
+        stream: str(o, "stream"),
+        shardId: str(o, "shardId"),
+        sequenceNumber: str(o, "sequenceNumber"),
+        subSequenceNumber: optionalInt(o, "subSequenceNumber"),
+        partitionKey: str(o, "partitionKey"),
+        explicitHashKey: typeof o.explicitHashKey === "string" ? o.explicitHashKey : undefined,
+        approximateArrivalTimestamp: arrival,
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        attempts: optionalInt(o, "attempts") ?? 0,
+        reason,
+        cause: str(o, "cause")
+      }
+    }
+  }
+})

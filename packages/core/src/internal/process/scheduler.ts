@@ -1,0 +1,265 @@
+/**
+ * The scheduler of `Consumer.process` and of the Lambda handler: runs one Effect per item on a fixed
+ * set of worker fibers (the total concurrency), never two items of one key of a lane at once and each
+ * key's items in arrival order, bounds the records a lane has admitted and not yet passed, and reports
+ * each lane's **watermark**: the position after the longest prefix of its items that completed.
+ *
+ * A lane is one shard (one Kinesis shard of a consumer, one event-source batch of a Lambda). Items of
+ * one key form a chain inside their lane: only its head is ready; when it settles, the next becomes
+ * ready. Ready items wait in one FIFO shared by every lane, taken by whichever worker is free (no fork
+ * per item: `concurrency` fibers loop). A lane also holds position markers (the end of a batch, which
+ * covers records that decoded to nothing): done as soon as they are reached.
+ *
+ * Owns every `Item`'s state, each lane's chains, span and watermark, and the ready queue. Items are
+ * admitted by the caller (`Lane.admit`, `Lane.mark`), run by the caller's `run` (which says whether the
+ * item completed), and the watermark is handed to the lane's `advance` hook.
+ *
+ * Invariants: the watermark never passes an item that did not complete (a failed or skipped item holds
+ * it forever); it only moves forward; items of one key of a lane never overlap and run in order; a
+ * lane holds at most `limit` records between its watermark and its newest item (`awaitRoom`).
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import type * as Checkpointer from "../../Checkpointer.js"
+import { Wake } from "../consumer/buffer.js"
+
+/** Waiting behind an earlier item of its key. */
+const WAITING = 0
+/** In the ready queue. */
+const READY = 1
+const RUNNING = 2
+/** Completed: the watermark may pass it. */
+const DONE = 3
+/** Ran and did not complete (the policy failed it): the watermark stops before it. */
+const FAILED = 4
+/** Not run: its lane is no longer live, or stopped before it. */
+const SKIPPED = 5
+
+/** @internal */
+export class Item<T> {
+  /** The next item of the same key in this lane (waiting for this one). */
+  next: Item<T> | undefined = undefined
+  state = WAITING
+  constructor(
+    readonly lane: Lane<T>,
+    /** `undefined` for a position marker. */
+    readonly value: T | undefined,
+    /** `undefined`: not ordered with any other item. */
+    readonly key: string | undefined,
+    /** Arrival order in its lane. */
+    readonly index: number,
+    /** A marker's position (an item's comes from `positionOf`). */
+    readonly at: Checkpointer.Checkpoint | undefined,
+    /** Records the item counts for (1, or 0 for a marker). */
+    readonly count: number
+  ) {}
+  get completed(): boolean {
+    return this.state === DONE
+  }
+}
+
+/** What a lane tells its owner. @internal */
+export interface LaneHooks<T> {
+  /** The watermark moved to `position`, past `count` more records. */
+  readonly advance: (position: Checkpointer.Checkpoint, count: number) => void
+  /** Items of a lane that is not live are skipped (e.g. its lease was lost). */
+  readonly live: () => boolean
+  readonly positionOf: (value: T) => Checkpointer.Checkpoint
+}
+
+/** @internal */
+export class Lane<T> {
+  private items: Array<Item<T> | undefined> = []
+  private head = 0
+  private nextIndex = 0
+  /** The item of each key admitted last and not settled (the tail of its chain). */
+  private readonly tails = new Map<string, Item<T>>()
+  /** Records between the watermark and the newest item. */
+  span = 0
+  /** Items admitted and not settled. */
+  unsettled = 0
+  /** Items from this index on are skipped (the Lambda handler stops a batch at its first failure). */
+  stopAt = Infinity
+  /** The first item (by index) that failed, if any. */
+  firstFailed: Item<T> | undefined = undefined
+  private room: Wake | undefined = undefined
+  private settledWake: Wake | undefined = undefined
+
+  constructor(
+    private readonly scheduler: Scheduler<T, unknown>,
+    readonly limit: number,
+    readonly hooks: LaneHooks<T>
+  ) {}
+
+  get full(): boolean {
+    return this.span >= this.limit
+  }
+
+  /**
+   * Admits an item (the caller checks `full` first): ready at once unless an earlier item of its key
+   * is unsettled; an item without key is ready at once (no order).
+   */
+  admit(value: T, key: string | undefined): void {
+    const item = new Item<T>(this, value, key, this.nextIndex++, undefined, 1)
+    this.items.push(item)
+    this.span++
+    this.unsettled++
+    if (key === undefined) return this.scheduler.ready(item)
+    const tail = this.tails.get(key)
+    this.tails.set(key, item)
+    if (tail !== undefined) tail.next = item
+    else this.scheduler.ready(item)
+  }
+
+  /** A position the watermark moves to once every item before it completed (the end of a batch). */
+  mark(position: Checkpointer.Checkpoint): void {
+    const item = new Item<T>(this, undefined, undefined, this.nextIndex++, position, 0)
+    item.state = DONE
+    this.items.push(item)
+    this.advance()
+  }
+
+  /** Waits until the lane has room (or is no longer live). */
+  readonly awaitRoom: Effect.Effect<void> = Effect.suspend(() => {
+    if (!this.full || !this.hooks.live()) return Effect.void
+    const wake = new Wake()
+    this.room = wake
+    return Effect.zipRight(wake.wait, this.awaitRoom)
+  })
+
+  /** Waits until every admitted item settled. */
+  readonly awaitSettled: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.unsettled === 0) return Effect.void
+    const wake = new Wake()
+    this.settledWake = wake
+    return Effect.zipRight(wake.wait, this.awaitSettled)
+  })
+
+  /** @internal called by the scheduler */
+  settle(item: Item<T>, state: number): void {
+    item.state = state
+    this.unsettled--
+    if (state === FAILED && (this.firstFailed === undefined || item.index < this.firstFailed.index)) {
+      this.firstFailed = item
+    }
+    const next = item.next
+    if (next !== undefined) {
+      item.next = undefined
+      this.scheduler.ready(next)
+    } else if (item.key !== undefined && this.tails.get(item.key) === item) {
+      this.tails.delete(item.key)
+    }
+    if (state === DONE && this.items[this.head] === item) this.advance()
+    this.wakeRoom()
+    if (this.unsettled === 0 && this.settledWake !== undefined) {
+      const wake = this.settledWake
+      this.settledWake = undefined
+      wake.wake()
+    }
+  }
+
+  private advance(): void {
+    const items = this.items
+    let last: Item<T> | undefined
+    let count = 0
+    while (this.head < items.length) {
+      const item = items[this.head]!
+      if (item.state !== DONE) break
+      items[this.head] = undefined
+      this.head++
+      last = item
+      count += item.count
+    }
+    if (last === undefined) return
+    if (this.head === items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head > 1024) {
+      this.items = items.slice(this.head)
+      this.head = 0
+    }
+    this.span -= count
+    this.hooks.advance(last.value === undefined ? last.at! : this.hooks.positionOf(last.value), count)
+    this.wakeRoom()
+  }
+
+  private wakeRoom(): void {
+    const room = this.room
+    if (room !== undefined) {
+      this.room = undefined
+      room.wake()
+    }
+  }
+}
+
+/**
+ * Runs an item: succeeds with `true` when it completed (the watermark may pass it), `false` when it
+ * failed for good (the caller's policy has already acted on it).
+ */
+export type Run<T, R> = (item: Item<T>) => Effect.Effect<boolean, never, R>
+
+/** @internal */
+export class Scheduler<T, R> {
+  private queue: Array<Item<T> | undefined> = []
+  private queueHead = 0
+  private readonly idle: Array<Wake> = []
+
+  constructor(private readonly run: Run<T, R>) {}
+
+  /** A lane of this scheduler holding at most `limit` records past its watermark. */
+  lane(limit: number, hooks: LaneHooks<T>): Lane<T> {
+    return new Lane<T>(this as Scheduler<T, unknown>, limit, hooks)
+  }
+
+  /** @internal called by the lanes */
+  ready(item: Item<T>): void {
+    item.state = READY
+    this.queue.push(item)
+    const idle = this.idle.pop()
+    if (idle !== undefined) idle.wake()
+  }
+
+  private take(): Item<T> | undefined {
+    if (this.queueHead >= this.queue.length) return undefined
+    const item = this.queue[this.queueHead]!
+    this.queue[this.queueHead] = undefined
+    this.queueHead++
+    if (this.queueHead === this.queue.length) {
+      this.queue = []
+      this.queueHead = 0
+    } else if (this.queueHead > 1024) {
+      this.queue = this.queue.slice(this.queueHead)
+      this.queueHead = 0
+    }
+    return item
+  }
+
+  /** One worker: takes ready items (any lane) and runs them, forever. */
+  private readonly worker: Effect.Effect<never, never, R> = Effect.suspend(() => {
+    const item = this.take()
+    if (item === undefined) {
+      const wake = new Wake()
+      this.idle.push(wake)
+      return Effect.zipRight(wake.wait, this.worker)
+    }
+    const lane = item.lane
+    if (item.index >= lane.stopAt || !lane.hooks.live()) {
+      lane.settle(item, SKIPPED)
+      return this.worker
+    }
+    item.state = RUNNING
+    return Effect.flatMap(this.run(item), (completed) => {
+      lane.settle(item, completed ? DONE : FAILED)
+      return this.worker
+    })
+  })
+
+  /** `concurrency` workers (run it in a fiber: it never ends). */
+  workers(concurrency: number): Effect.Effect<never, never, R> {
+    return Effect.zipRight(
+      Effect.all(Array.from({ length: concurrency }, () => this.worker), { concurrency: "unbounded", discard: true }),
+      Effect.never
+    )
+  }
+}
