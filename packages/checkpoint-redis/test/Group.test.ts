@@ -7,3 +7,9 @@ GroupSuite.run("consumer group over Redis", {
   kinesalite: inject("kinesalite"),
   env: ({ group }) => ({ GROUP: group, REDIS_URL: inject("redis").url })
 })
+
+GroupSuite.runProcess("Consumer.process over Redis", {
+  workerScript: new URL("./fixtures/worker.ts", import.meta.url).pathname,
+  kinesalite: inject("kinesalite"),
+  env: ({ group }) => ({ GROUP: group, REDIS_URL: inject("redis").url })
+})

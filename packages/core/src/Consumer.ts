@@ -458,12 +458,53 @@ const PROCESS_OPTIONS = {
 export const process = <A = unknown, E = never, R = never, E2 = never, R2 = never, EL = never, RL = never, RS = never>(
   options: ProcessOptions<A, E, R, E2, EL, RL, RS>,
   handler: (record: Processor.UserRecord<A>) => Effect.Effect<void, E2, R2>
-): Effect.Effect<never, ProcessError<E | EL> | InvalidOption, Kinesis | Checkpointer | R | R2 | RL | RS> => {
+): Effect.Effect<never, ProcessError<E | EL> | InvalidOption, Kinesis | Checkpointer | R | R2 | RL | RS> =>
+  Effect.scoped(Effect.flatMap(startProcess(options, handler), (processing) => processing.await))
+
+/**
+ * A running `process` (see `startProcess`): the consumer's status, and its end.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Processing<EL = never, E = never> {
+  /** A snapshot of every shard (as `Consumer.status`). */
+  readonly status: Effect.Effect<ConsumerStatus>
+  /** The status, updated on every lease renewal and shard change. */
+  readonly changes: SubscriptionRef.SubscriptionRef<ConsumerStatus>
+  /** Waits for the end: processing only ends by failing (or when its scope closes). */
+  readonly await: Effect.Effect<never, ProcessError<E | EL>>
+}
+
+/**
+ * `process`, started for the scope: returns at once with the running consumer's status; closing the
+ * scope stops the handlers, writes each shard's watermark and releases the leases.
+ *
+ * @since 0.2.0
+ * @category processing
+ */
+export const startProcess = <
+  A = unknown,
+  E = never,
+  R = never,
+  E2 = never,
+  R2 = never,
+  EL = never,
+  RL = never,
+  RS = never
+>(
+  options: ProcessOptions<A, E, R, E2, EL, RL, RS>,
+  handler: (record: Processor.UserRecord<A>) => Effect.Effect<void, E2, R2>
+): Effect.Effect<
+  Processing<EL, E>,
+  ConsumerError | E | InvalidOption,
+  Kinesis | Checkpointer | Scope.Scope | R | R2 | RL | RS
+> => {
   const invalid = invalidOptions(options, PROCESS_OPTIONS) ??
     (typeof handler === "function"
       ? undefined
       : new InvalidOption({ option: "handler", value: handler, expected: "a function (record) => Effect" }))
-  return invalid !== undefined ? Effect.fail(invalid) : processInternal.process(options, jsonAny<A>(), handler)
+  return invalid !== undefined ? Effect.fail(invalid) : processInternal.start(options, jsonAny<A>(), handler)
 }
 
 /**

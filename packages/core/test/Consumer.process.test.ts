@@ -13,6 +13,7 @@ import {
   Cause,
   Chunk,
   Clock,
+  type Duration,
   Effect,
   Exit,
   Fiber,
@@ -87,7 +88,7 @@ const common = {
 const until = <E>(
   fiber: Fiber.RuntimeFiber<unknown, E>,
   done: () => boolean,
-  step = "50 millis",
+  step: Duration.DurationInput = "50 millis",
   maxSteps = 4_000
 ) =>
   Effect.gen(function*() {
@@ -369,7 +370,7 @@ describe("Consumer.process", () => {
       yield* Effect.gen(function*() {
         yield* Stream.range(0, 9).pipe(
           Stream.map((i): Value => ({ k: 0, i })),
-          Stream.run(Producer.sink<Value>({ stream: "s", processor: Processor.kplJson, shardLimits: false }))
+          Stream.run(Producer.sink<unknown>({ stream: "s", processor: Processor.kplJson, shardLimits: false }))
         )
         assert.strictEqual((yield* KinesisTest.records("s")).length, 1, "one aggregate")
         const letters: Array<Consumer.PoisonRecord> = []
@@ -478,5 +479,66 @@ describe("Consumer.process", () => {
         // the slow key held the parent: its last record ended ≥ 2 s in
         assert.isAtLeast(Math.max(...parentEnds), 2_000)
       }).pipe(Effect.provide(env(1, store)))
+    }))
+})
+
+describe("Consumer.process in a group", () => {
+  it.effect("a hand-off during in-flight work waits for the running records only; the new owner starts at the watermark", () =>
+    Effect.gen(function*() {
+      const store = Checkpointer.makeMemoryStore()
+      const engine = yield* KinesisTest.make({ streams: { s: { shards: 2 } }, limits: false })
+      const kinesis = Layer.succeed(Kinesis.Kinesis, engine.kinesis)
+      const workerLayer = (workerId: string) =>
+        Layer.merge(kinesis, Checkpointer.layerMemory({ store, workerId, sessionTimeout: "3 seconds" }))
+      yield* produce(60, 6).pipe(Effect.provide(kinesis))
+      const all = yield* engine.control.records("s")
+      interface Run {
+        readonly worker: string
+        readonly id: string
+        readonly shardId: string
+        readonly start: number
+        end: number | undefined
+      }
+      const runs: Array<Run> = []
+      const start = (worker: string) =>
+        Consumer.process({ ...common, concurrency: 2 }, (record) =>
+          Effect.gen(function*() {
+            const run: Run = {
+              worker,
+              id: idOf(record),
+              shardId: record.shardId,
+              start: yield* Clock.currentTimeMillis,
+              end: undefined
+            }
+            runs.push(run)
+            yield* Effect.sleep("1 second")
+            run.end = yield* Clock.currentTimeMillis
+          })).pipe(Effect.provide(workerLayer(worker)), Effect.fork)
+      const a = yield* start("a")
+      yield* TestClock.adjust("1 second")
+      const b = yield* start("b")
+      const completed = () => new Set(runs.filter((r) => r.end !== undefined).map((r) => r.id))
+      const ok = yield* until(b, () => completed().size === all.length, "100 millis")
+      yield* Fiber.interrupt(b)
+      yield* Fiber.interrupt(a)
+      assert.isTrue(ok, `${completed().size} of ${all.length}`)
+      // one shard moved to b
+      const moved = [...new Set(runs.filter((r) => r.worker === "b").map((r) => r.shardId))]
+      assert.strictEqual(moved.length, 1)
+      const shard = moved[0]!
+      const onShard = runs.filter((r) => r.shardId === shard)
+      const ofA = onShard.filter((r) => r.worker === "a")
+      const ofB = onShard.filter((r) => r.worker === "b")
+      assert.isAbove(ofA.length, 0)
+      // the hand-off waited for a's running records: none of them overlaps b's work on the shard
+      const aEnded = Math.max(...ofA.map((r) => r.end ?? Infinity))
+      assert.isAtMost(aEnded, Math.min(...ofB.map((r) => r.start)))
+      // and no longer: a did not run the shard's records it had admitted but not started
+      const records = all.filter((r) => r.shardId === shard).map(idOf)
+      assert.isBelow(ofA.length, records.length / 2)
+      // b started exactly at a's watermark: every record after it, none before it
+      const doneByA = new Set(ofA.map((r) => r.id))
+      const firstNotDone = records.findIndex((id) => !doneByA.has(id))
+      assert.deepStrictEqual(ofB.map((r) => r.id).sort(), records.slice(firstNotDone).sort())
     }))
 })

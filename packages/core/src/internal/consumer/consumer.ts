@@ -281,6 +281,7 @@ export const make = <A, E, R>(
         streamName: address.name,
         delivered: (batch, count) => delivered(status.totals, batch, count),
         markProcessed: checkpoints.markProcessed,
+        handingOver: checkpoints.checkHandedOver,
         bind: metricsOn ? bind : undefined
       }
     }

@@ -31,6 +31,7 @@ import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
+import type * as SubscriptionRef from "effect/SubscriptionRef"
 import { Buffer } from "node:buffer"
 import type * as Checkpointer from "../../Checkpointer.js"
 import type { ProcessOptions } from "../../Consumer.js"
@@ -44,7 +45,7 @@ import { type Lane, Scheduler } from "../process/scheduler.js"
 import { type DecodedSink, decodeRecordLenient } from "../processor/processor.js"
 import * as internal from "./consumer.js"
 import { type Commit, RecordImpl } from "./record.js"
-import type { ConsumerError, ProcessPort } from "./shapes.js"
+import type { ConsumerError, ConsumerStatus, ProcessPort } from "./shapes.js"
 import type { Batch, Reader } from "./shard.js"
 
 /** An item of a lane: a user record for the handler, or a record that did not decode. */
@@ -63,17 +64,24 @@ const noCommit: Commit = () => Effect.void
 const isSink = (u: unknown): u is Sink.Sink<unknown, PoisonRecord, unknown, unknown, unknown> =>
   typeof u === "object" && u !== null && Sink.SinkTypeId in u
 
+/** A running `process`: the consumer's status, and its end (it only ends by failing). @internal */
+export interface Processing<EL, E> {
+  readonly status: Effect.Effect<ConsumerStatus>
+  readonly changes: SubscriptionRef.SubscriptionRef<ConsumerStatus>
+  readonly await: Effect.Effect<never, ConsumerError | E | RecordFailed | DecodeError | EL>
+}
+
 /** @internal */
-export const process = <A, E, R, E2, R2, EL, RL, RS>(
+export const start = <A, E, R, E2, R2, EL, RL, RS>(
   options: ProcessOptions<A, E, R, E2, EL, RL, RS>,
   defaultProcessor: Processor.Processor<A>,
   handler: (record: Processor.UserRecord<A>) => Effect.Effect<void, E2, R2>
 ): Effect.Effect<
-  never,
-  ConsumerError | E | RecordFailed | DecodeError | EL,
-  Kinesis.Kinesis | Checkpointer.Checkpointer | R | R2 | RL | RS
+  Processing<EL, E>,
+  ConsumerError | E,
+  Kinesis.Kinesis | Checkpointer.Checkpointer | Scope.Scope | R | R2 | RL | RS
 > =>
-  Effect.scoped(Effect.gen(function*() {
+  Effect.gen(function*() {
     const { concurrency, dedupe, maxInFlightPerShard, onFailure, order, retry, ...consumerOptions } = options
     const engine = yield* internal.make<A, E, R>(consumerOptions, defaultProcessor, "process")
     const port = engine.process
@@ -135,11 +143,19 @@ export const process = <A, E, R, E2, R2, EL, RL, RS>(
     const shard = (reader: Reader<A, E>): Effect.Effect<void> => {
       const lane = scheduler.lane(maxInFlightPerShard ?? defaults.maxInFlightPerShard, {
         advance: (position, count) => port.markProcessed(reader, position, count),
-        live: () => !(reader.stopped && !reader.ending),
+        // a lost lease, or a hand-off: nothing more of the shard starts here
+        live: () => !(reader.stopped && !reader.ending) && !reader.handingOff,
         positionOf: (work) => work.position
       })
       const loop: Effect.Effect<void, ConsumerError | E> = Effect.flatMap(reader.buffer.take, (taken) => {
-        if (Option.isNone(taken)) return Effect.void
+        if (Option.isNone(taken)) {
+          if (reader.handingOff && !reader.stopped) {
+            // the hand-off waits only for the records running: the others are left to the next owner
+            reader.taken = lane.stop()
+            port.handingOver(reader)
+          }
+          return Effect.void
+        }
         const batch = taken.value
         const { records, works } = decode(batch)
         port.delivered(batch, records)
@@ -148,14 +164,19 @@ export const process = <A, E, R, E2, R2, EL, RL, RS>(
       return Effect.catchAllCause(loop, (cause) => Deferred.failCause(failure, cause))
     }
 
-    yield* Effect.forkScoped(scheduler.workers(concurrency ?? defaults.concurrency))
+    yield* Effect.forkIn(scheduler.workers(concurrency ?? defaults.concurrency), scope)
     yield* port.readers.pipe(
-      Stream.runForEach((reader) => Effect.forkScoped(shard(reader))),
+      Stream.runForEach((reader) => Effect.forkIn(shard(reader), scope)),
       Effect.catchAllCause((cause) => Deferred.failCause(failure, cause)),
-      Effect.forkScoped
+      Effect.forkIn(scope)
     )
-    return yield* Deferred.await(failure)
-  }))
+    const processing: Processing<EL, E> = {
+      status: engine.status,
+      changes: engine.changes,
+      await: Deferred.await(failure)
+    }
+    return processing
+  })
 
 /** How items are ordered: one chain per partition key (default), per shard, a custom key, or none. */
 const keyFunction = <A>(

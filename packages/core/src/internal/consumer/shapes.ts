@@ -130,6 +130,8 @@ export interface ProcessPort<A, E> {
   readonly streamName: string
   /** A batch was taken and decoded into `count` user records (totals, metrics, the reader's `taken`). */
   readonly delivered: (batch: Batch<A, E>, count: number) => void
+  /** A shard being handed over lowered its `taken` (to what it still completes): look again. */
+  readonly handingOver: (reader: Reader<A, E>) => void
   /** The records of `reader` up to `position` completed (`count` more of them): the watermark moved. */
   readonly markProcessed: (reader: Reader<A, E>, position: Checkpointer.Checkpoint, count: number) => void
   /** Binds a metric to the stream's labels (plus `extra`); `undefined` when metrics are off. */

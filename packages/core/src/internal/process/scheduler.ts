@@ -83,6 +83,8 @@ export class Lane<T> {
   stopAt = Infinity
   /** The first item (by index) that failed, if any. */
   firstFailed: Item<T> | undefined = undefined
+  /** The position after the last item the watermark passed. */
+  private watermark: Checkpointer.Checkpoint | undefined = undefined
   private room: Wake | undefined = undefined
   private settledWake: Wake | undefined = undefined
 
@@ -180,8 +182,34 @@ export class Lane<T> {
       this.head = 0
     }
     this.span -= count
-    this.hooks.advance(last.value === undefined ? last.at! : this.hooks.positionOf(last.value), count)
+    const position = this.positionOf(last)
+    this.watermark = position
+    this.hooks.advance(position, count)
     this.wakeRoom()
+  }
+
+  private positionOf(item: Item<T>): Checkpointer.Checkpoint {
+    return item.value === undefined ? item.at! : this.hooks.positionOf(item.value)
+  }
+
+  /**
+   * Stops the lane at its first item not started (or skipped): it and the items after it are skipped
+   * (a shard being handed over). The position the watermark can still reach: before that item, once
+   * the items running ahead of it completed.
+   */
+  stop(): Checkpointer.Checkpoint | undefined {
+    let index = this.nextIndex
+    for (let k = this.head; k < this.items.length; k++) {
+      const item = this.items[k]!
+      if (item.state === WAITING || item.state === READY || item.state === SKIPPED) {
+        index = item.index
+        break
+      }
+    }
+    if (index < this.stopAt) this.stopAt = index
+    if (this.head >= this.items.length) return this.watermark
+    const first = this.items[this.head]!.index
+    return this.stopAt <= first ? this.watermark : this.positionOf(this.items[this.head + (this.stopAt - first) - 1]!)
   }
 
   private wakeRoom(): void {
