@@ -1,6 +1,6 @@
 /**
- * `pnpm bench [filter]`: runs every `bench/*.bench.ts` suite (or those whose name contains the
- * filter), prints their rows and rewrites their sections of BENCHMARKS.md, keeping the others.
+ * `pnpm bench [filter]`: runs every `bench/*.bench.ts` suite (or the one named as the filter, else
+ * those whose name contains it), prints their rows and rewrites their sections of BENCHMARKS.md, keeping the others.
  */
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -57,8 +57,16 @@ const main = async () => {
   const suites: Array<Suite> = []
   for (const file of files) {
     const mod = (await import(pathToFileURL(Path.join(import.meta.dirname, file)).href)) as { default: Suite }
-    if (filter === undefined || mod.default.name.includes(filter)) suites.push(mod.default)
+    suites.push(mod.default)
   }
+  // a suite named exactly as the filter runs alone ("process" is not also "processor")
+  const exact = suites.filter((s) => s.name === filter)
+  const chosen = filter === undefined
+    ? suites
+    : exact.length > 0
+    ? exact
+    : suites.filter((s) => s.name.includes(filter))
+  suites.splice(0, suites.length, ...chosen)
   if (suites.length === 0) throw new Error(`no suite matches ${filter}`)
   let doc = Fs.existsSync(target) ? Fs.readFileSync(target, "utf8") : header
   for (const suite of suites) {

@@ -40,7 +40,7 @@ import type { DecodeError, RecordFailed } from "../../KinesisError.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
 import type * as Processor from "../../Processor.js"
 import * as ProcessorApi from "../../Processor.js"
-import { DecodeFailure, Dedupe, type Failure, type Handled, makePolicy, type PoisonRecord } from "../process/policy.js"
+import { DecodeFailure, Dedupe, type Failure, makePolicy, type Outcome, type PoisonRecord } from "../process/policy.js"
 import { type Lane, Scheduler } from "../process/scheduler.js"
 import { type DecodedSink, decodeRecordLenient } from "../processor/processor.js"
 import * as internal from "./consumer.js"
@@ -114,12 +114,27 @@ export const start = <A, E, R, E2, R2, EL, RL, RS>(
         outcome._tag === "Failed" ? Deferred.fail(failure, outcome.error) : Deferred.failCause(failure, outcome.cause),
         false
       )
-    const scheduler = new Scheduler<Work<A>, R2 | RL | RS>((item) =>
-      Effect.flatMap(
-        policy.run(item.value as Handled<A> | DecodeFailure),
-        (outcome) => outcome === true ? Effect.succeed(true) : failWith(outcome)
-      )
-    )
+    const decide = (outcome: Outcome<EL>): boolean | Effect.Effect<boolean> =>
+      outcome === true ? true : failWith(outcome)
+    const decideLater = (outcome: Outcome<EL>): Effect.Effect<boolean> =>
+      outcome === true ? Effect.succeed(true) : failWith(outcome)
+    const direct = policy.direct
+    const scheduler = new Scheduler<Work<A>, R2 | RL | RS>({
+      start: (item) => {
+        const work = item.value!
+        return direct !== undefined && !(work instanceof DecodeFailure) ? direct(work) : policy.run(work)
+      },
+      // `direct`: the handler's own success; else `policy.run`'s outcome
+      succeeded: (item, value) =>
+        direct !== undefined && !(item.value instanceof DecodeFailure) ? true : decide(value as Outcome<EL>),
+      failed: (item, cause) => {
+        const work = item.value!
+        // `policy.run` does not fail (an interruption ends the worker anyway)
+        return direct !== undefined && !(work instanceof DecodeFailure)
+          ? Effect.flatMap(policy.poison(work, 1, cause), decideLater)
+          : false
+      }
+    })
     const keyOf = keyFunction<A>(order)
     const decode = decoderOf(port)
 

@@ -187,7 +187,16 @@ export const makePolicy = <A, E2, R2, EL, RL, RS>(ctx: PolicyContext<A, E2, R2, 
       }
     })
   }
-  return { run }
+  return {
+    run,
+    /** Failed for good after `attempts` runs: the poison-record policy. */
+    poison,
+    /**
+     * Without `retry` and `dedupe`, a record's whole run is the handler's Effect (then `poison` on
+     * failure): the caller runs it without any wrapper per record.
+     */
+    direct: retry === undefined && dedupe === undefined ? call : undefined
+  }
 }
 
 /** The user record's own bytes: the whole data, or the sub-record's inside an aggregate (read again). */

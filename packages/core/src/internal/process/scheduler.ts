@@ -20,6 +20,7 @@
  *
  * @internal
  */
+import type * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Checkpointer from "../../Checkpointer.js"
 import { Wake } from "../consumer/buffer.js"
@@ -73,7 +74,10 @@ export class Lane<T> {
   private items: Array<Item<T> | undefined> = []
   private head = 0
   private nextIndex = 0
-  /** The item of each key admitted last and not settled (the tail of its chain). */
+  /**
+   * The item of each key admitted last (the tail of its chain): settled ones are stale, swept once the
+   * map holds twice the lane's limit.
+   */
   private readonly tails = new Map<string, Item<T>>()
   /** Records between the watermark and the newest item. */
   span = 0
@@ -108,10 +112,15 @@ export class Lane<T> {
     this.span++
     this.unsettled++
     if (key === undefined) return this.scheduler.ready(item)
-    const tail = this.tails.get(key)
-    this.tails.set(key, item)
-    if (tail !== undefined) tail.next = item
-    else this.scheduler.ready(item)
+    const tails = this.tails
+    const tail = tails.get(key)
+    tails.set(key, item)
+    // a settled tail is stale (settling does not touch the map): the item is ready
+    if (tail !== undefined && tail.state < DONE) tail.next = item
+    else {
+      this.scheduler.ready(item)
+      if (tail === undefined && tails.size > this.limit * 2) this.sweep()
+    }
   }
 
   /** A position the watermark moves to once every item before it completed (the end of a batch). */
@@ -149,8 +158,6 @@ export class Lane<T> {
     if (next !== undefined) {
       item.next = undefined
       this.scheduler.ready(next)
-    } else if (item.key !== undefined && this.tails.get(item.key) === item) {
-      this.tails.delete(item.key)
     }
     if (state === DONE && this.items[this.head] === item) this.advance()
     this.wakeRoom()
@@ -159,6 +166,11 @@ export class Lane<T> {
       this.settledWake = undefined
       wake.wake()
     }
+  }
+
+  /** Drops the settled tails (keys with nothing in flight): the map holds about the keys in flight. */
+  private sweep(): void {
+    for (const [key, tail] of this.tails) if (tail.state >= DONE) this.tails.delete(key)
   }
 
   private advance(): void {
@@ -212,12 +224,15 @@ export class Lane<T> {
     return this.stopAt <= first ? this.watermark : this.positionOf(this.items[this.head + (this.stopAt - first) - 1]!)
   }
 
+  /**
+   * Wakes the admission waiting for room once the lane is down to half its limit (not at every record:
+   * one wake-up per half a lane, not one per record), or at once when the lane is no longer live.
+   */
   private wakeRoom(): void {
     const room = this.room
-    if (room !== undefined) {
-      this.room = undefined
-      room.wake()
-    }
+    if (room === undefined || (this.span > this.limit >> 1 && this.hooks.live())) return
+    this.room = undefined
+    room.wake()
   }
 }
 
@@ -227,13 +242,32 @@ export class Lane<T> {
  */
 export type Run<T, R> = (item: Item<T>) => Effect.Effect<boolean, never, R>
 
+/**
+ * Runs an item in two steps, so that the common case allocates no continuation per item: `start`'s
+ * Effect runs, then `finish` reads its exit — `true` (completed) or `false` (failed for good) at once,
+ * or an Effect that decides (a policy's slower path: retries, a dead letter).
+ */
+export interface Runner<T, R> {
+  readonly start: (item: Item<T>) => Effect.Effect<unknown, unknown, R>
+  readonly succeeded: (item: Item<T>, value: unknown) => boolean | Effect.Effect<boolean, never, R>
+  readonly failed: (item: Item<T>, cause: Cause.Cause<unknown>) => boolean | Effect.Effect<boolean, never, R>
+}
+
+const runnerOf = <T, R>(run: Run<T, R> | Runner<T, R>): Runner<T, R> =>
+  typeof run === "function"
+    ? { start: run, succeeded: (_, value) => value === true, failed: () => false }
+    : run
+
 /** @internal */
 export class Scheduler<T, R> {
   private queue: Array<Item<T> | undefined> = []
   private queueHead = 0
   private readonly idle: Array<Wake> = []
+  private readonly runner: Runner<T, R>
 
-  constructor(private readonly run: Run<T, R>) {}
+  constructor(run: Run<T, R> | Runner<T, R>) {
+    this.runner = runnerOf(run)
+  }
 
   /** A lane of this scheduler holding at most `limit` records past its watermark. */
   lane(limit: number, hooks: LaneHooks<T>): Lane<T> {
@@ -263,30 +297,51 @@ export class Scheduler<T, R> {
     return item
   }
 
-  /** One worker: takes ready items (any lane) and runs them, forever. */
-  private readonly worker: Effect.Effect<never, never, R> = Effect.suspend(() => {
-    const item = this.take()
-    if (item === undefined) {
-      const wake = new Wake()
-      this.idle.push(wake)
-      return Effect.zipRight(wake.wait, this.worker)
+  /**
+   * One worker: takes ready items (any lane) and runs them, forever. Its continuations are made once
+   * (the item it runs is a variable of the worker), not per item.
+   */
+  private worker(): Effect.Effect<never, never, R> {
+    const { failed, start, succeeded } = this.runner
+    let current: Item<T> | undefined
+    const settle = (completed: boolean): Effect.Effect<never, never, R> => {
+      const item = current!
+      current = undefined
+      item.lane.settle(item, completed ? DONE : FAILED)
+      return loop
     }
-    const lane = item.lane
-    if (item.index >= lane.stopAt || !lane.hooks.live()) {
-      lane.settle(item, SKIPPED)
-      return this.worker
+    const decided = (decision: boolean | Effect.Effect<boolean, never, R>): Effect.Effect<never, never, R> =>
+      typeof decision === "boolean" ? settle(decision) : Effect.flatMap(decision, settle)
+    // one continuation node per item
+    const handlers = {
+      onSuccess: (value: unknown) => decided(succeeded(current!, value)),
+      onFailure: (cause: Cause.Cause<unknown>) => decided(failed(current!, cause))
     }
-    item.state = RUNNING
-    return Effect.flatMap(this.run(item), (completed) => {
-      lane.settle(item, completed ? DONE : FAILED)
-      return this.worker
+    const loop: Effect.Effect<never, never, R> = Effect.suspend(() => {
+      while (true) {
+        const item = this.take()
+        if (item === undefined) {
+          const wake = new Wake()
+          this.idle.push(wake)
+          return Effect.zipRight(wake.wait, loop)
+        }
+        const lane = item.lane
+        if (item.index >= lane.stopAt || !lane.hooks.live()) {
+          lane.settle(item, SKIPPED)
+          continue
+        }
+        item.state = RUNNING
+        current = item
+        return Effect.matchCauseEffect(start(item), handlers)
+      }
     })
-  })
+    return loop
+  }
 
   /** `concurrency` workers (run it in a fiber: it never ends). */
   workers(concurrency: number): Effect.Effect<never, never, R> {
     return Effect.zipRight(
-      Effect.all(Array.from({ length: concurrency }, () => this.worker), { concurrency: "unbounded", discard: true }),
+      Effect.all(Array.from({ length: concurrency }, () => this.worker()), { concurrency: "unbounded", discard: true }),
       Effect.never
     )
   }
