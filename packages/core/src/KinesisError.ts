@@ -20,7 +20,7 @@
  * A client that cannot reach Kinesis as configured (no region, no credentials, an endpoint that cannot
  * be reached) fails with `KinesisConfigError`. The library's own errors (`RecordTooLarge`,
  * `InvalidPartitionKey`, `EncodeError`, `DecodeError`, `PutRecordsFailed`, `InvalidStreamAddress`,
- * `InvalidOption`) live here too, so one import covers every failure.
+ * `InvalidOption`, `RecordFailed`) live here too, so one import covers every failure.
  *
  * @since 0.1.0
  */
