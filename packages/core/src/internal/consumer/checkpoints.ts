@@ -4,7 +4,8 @@
  * In auto mode a chunk counts as processed once the downstream pulls the next one (`markProcessed`,
  * called by the output); the `writer` fiber stores each shard's processed position every
  * `checkpointInterval`, or sooner once `checkpointEvery` records were processed. In manual mode only
- * `record.checkpoint` (`commit`) moves it. The leases write a shard's final checkpoint before they
+ * `record.checkpoint` (`commit`) moves it. Under `Consumer.process` the shard's watermark does
+ * (`advance`, called by `process.ts`). The leases write a shard's final checkpoint before they
  * release it (`write`), and wait on `drained` / `handedOver`, completed here.
  *
  * Owns the writer's wake-up signal, and the `processed`, `written` and `sinceWrite` fields of every
@@ -37,6 +38,11 @@ export interface Checkpoints<A, E> {
   readonly commit: (reader: Reader<A, E>) => Commit
   /** Auto mode: the downstream pulled past `count` records of `reader`, up to `position`. */
   readonly markProcessed: (reader: Reader<A, E>, position: Checkpointer.Checkpoint, count: number) => void
+  /**
+   * `Consumer.process`: the shard's watermark moved to `position` (past `count` more records). A
+   * watermark only moves forward, so it is taken as it is (no comparison per record).
+   */
+  readonly advance: (reader: Reader<A, E>, position: Checkpointer.Checkpoint, count: number) => void
   /** Completes `handedOver` once a shard being handed over has nothing taken left unprocessed. */
   readonly checkHandedOver: (reader: Reader<A, E>) => void
   /** Completes `drained` once a shard read to its end has nothing emitted left unprocessed. */
@@ -115,6 +121,15 @@ export const makeCheckpoints = <A, E>(ctx: CheckpointsContext<A, E>): Checkpoint
     checkHandedOver(reader)
   }
 
+  const advance = (reader: Reader<A, E>, position: Checkpointer.Checkpoint, count: number) => {
+    if (reader.stopped && !reader.ending) return
+    reader.processed = position
+    reader.sinceWrite += count
+    if (reader.sinceWrite >= ctx.checkpointEvery) Deferred.unsafeDone(wakeWriter, Exit.void)
+    if (reader.ending) checkDrained(reader)
+    if (reader.handingOff) checkHandedOver(reader)
+  }
+
   const writer = Effect.gen(function*() {
     while (true) {
       const signal = wakeWriter
@@ -133,5 +148,5 @@ export const makeCheckpoints = <A, E>(ctx: CheckpointsContext<A, E>): Checkpoint
     }
   })
 
-  return { write, commit, markProcessed, checkHandedOver, checkDrained, writer }
+  return { write, commit, markProcessed, advance, checkHandedOver, checkDrained, writer }
 }

@@ -280,7 +280,7 @@ export const make = <A, E, R>(
         processor: options.processor ?? defaultProcessor,
         streamName: address.name,
         delivered: (batch, count) => delivered(status.totals, batch, count),
-        markProcessed: checkpoints.markProcessed,
+        markProcessed: checkpoints.advance,
         handingOver: checkpoints.checkHandedOver,
         bind: metricsOn ? bind : undefined
       }

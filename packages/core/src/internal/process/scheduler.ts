@@ -41,6 +41,8 @@ const SKIPPED = 5
 export class Item<T> {
   /** The next item of the same key in this lane (waiting for this one). */
   next: Item<T> | undefined = undefined
+  /** The last item of its key admitted so far (the lane's map points at it). */
+  tail = false
   state = WAITING
   constructor(
     readonly lane: Lane<T>,
@@ -74,10 +76,7 @@ export class Lane<T> {
   private items: Array<Item<T> | undefined> = []
   private head = 0
   private nextIndex = 0
-  /**
-   * The item of each key admitted last (the tail of its chain): settled ones are stale, swept once the
-   * map holds twice the lane's limit.
-   */
+  /** The item of each key admitted last and not settled (the tail of its chain). */
   private readonly tails = new Map<string, Item<T>>()
   /** Records between the watermark and the newest item. */
   span = 0
@@ -115,12 +114,11 @@ export class Lane<T> {
     const tails = this.tails
     const tail = tails.get(key)
     tails.set(key, item)
-    // a settled tail is stale (settling does not touch the map): the item is ready
-    if (tail !== undefined && tail.state < DONE) tail.next = item
-    else {
-      this.scheduler.ready(item)
-      if (tail === undefined && tails.size > this.limit * 2) this.sweep()
-    }
+    item.tail = true
+    if (tail !== undefined) {
+      tail.tail = false
+      tail.next = item
+    } else this.scheduler.ready(item)
   }
 
   /** A position the watermark moves to once every item before it completed (the end of a batch). */
@@ -158,6 +156,8 @@ export class Lane<T> {
     if (next !== undefined) {
       item.next = undefined
       this.scheduler.ready(next)
+    } else if (item.tail) {
+      this.tails.delete(item.key!)
     }
     if (state === DONE && this.items[this.head] === item) this.advance()
     this.wakeRoom()
@@ -166,11 +166,6 @@ export class Lane<T> {
       this.settledWake = undefined
       wake.wake()
     }
-  }
-
-  /** Drops the settled tails (keys with nothing in flight): the map holds about the keys in flight. */
-  private sweep(): void {
-    for (const [key, tail] of this.tails) if (tail.state >= DONE) this.tails.delete(key)
   }
 
   private advance(): void {
@@ -258,12 +253,24 @@ const runnerOf = <T, R>(run: Run<T, R> | Runner<T, R>): Runner<T, R> =>
     ? { start: run, succeeded: (_, value) => value === true, failed: () => false }
     : run
 
+/** A worker's run: the items it took, and the index of the one running (those after it: not started). */
+interface WorkerRun<T> {
+  readonly run: Array<Item<T>>
+  i: number
+}
+
+/** Items a worker takes at once at most (its share of the ready queue). */
+const MAX_RUN = 16
+
 /** @internal */
 export class Scheduler<T, R> {
   private queue: Array<Item<T> | undefined> = []
   private queueHead = 0
   private readonly idle: Array<Wake> = []
   private readonly runner: Runner<T, R>
+  private concurrency = 1
+  /** Each worker's run (items taken from the queue, run one after the other). */
+  private readonly runs: Array<WorkerRun<T>> = []
 
   constructor(run: Run<T, R> | Runner<T, R>) {
     this.runner = runnerOf(run)
@@ -298,48 +305,107 @@ export class Scheduler<T, R> {
   }
 
   /**
-   * One worker: takes ready items (any lane) and runs them, forever. Its continuations are made once
-   * (the item it runs is a variable of the worker), not per item.
+   * One worker: takes ready items (any lane) and runs them, forever. When many are ready it takes a
+   * run of them (its share of the queue, at most `MAX_RUN`) and runs them one after the other in one
+   * `Effect.whileLoop` — no continuation per item; a failure leaves the loop, is decided, and the run
+   * goes on after it. Its continuations are made once, not per item.
    */
   private worker(): Effect.Effect<never, never, R> {
     const { failed, start, succeeded } = this.runner
-    let current: Item<T> | undefined
-    const settle = (completed: boolean): Effect.Effect<never, never, R> => {
-      const item = current!
-      current = undefined
+    const self: WorkerRun<T> = { run: [], i: 0 }
+    this.runs.push(self)
+    const run = self.run
+    /** A success whose decision is an Effect (a policy's slower path): decided after the loop. */
+    let pending: Effect.Effect<boolean, never, R> | undefined
+    let pendingItem: Item<T> | undefined
+
+    const skipped = (item: Item<T>) => item.index >= item.lane.stopAt || !item.lane.hooks.live()
+    const runLoop = Effect.whileLoop({
+      while: () => {
+        while (self.i < run.length && skipped(run[self.i]!)) {
+          const item = run[self.i++]!
+          item.lane.settle(item, SKIPPED)
+        }
+        return pending === undefined && self.i < run.length
+      },
+      body: () => {
+        const item = run[self.i]!
+        item.state = RUNNING
+        return start(item)
+      },
+      step: (value: unknown) => {
+        const item = run[self.i++]!
+        const decision = succeeded(item, value)
+        if (typeof decision === "boolean") item.lane.settle(item, decision ? DONE : FAILED)
+        else {
+          pending = decision
+          pendingItem = item
+        }
+      }
+    })
+    const settleThen = (item: Item<T>) => (completed: boolean): Effect.Effect<never, never, R> => {
       item.lane.settle(item, completed ? DONE : FAILED)
-      return loop
+      return next()
     }
-    const decided = (decision: boolean | Effect.Effect<boolean, never, R>): Effect.Effect<never, never, R> =>
-      typeof decision === "boolean" ? settle(decision) : Effect.flatMap(decision, settle)
-    // one continuation node per item
+    /** After the loop stopped: decide what is pending, else go on with the run, else take more. */
+    const next = (): Effect.Effect<never, never, R> => {
+      if (pending !== undefined) {
+        const decision = pending
+        const item = pendingItem!
+        pending = undefined
+        pendingItem = undefined
+        return Effect.flatMap(decision, settleThen(item))
+      }
+      return self.i < run.length ? Effect.matchCauseEffect(runLoop, handlers) : loop
+    }
     const handlers = {
-      onSuccess: (value: unknown) => decided(succeeded(current!, value)),
-      onFailure: (cause: Cause.Cause<unknown>) => decided(failed(current!, cause))
+      onSuccess: next,
+      // the item running failed: decide, then the rest of the run
+      onFailure: (cause: Cause.Cause<unknown>): Effect.Effect<never, never, R> => {
+        const item = run[self.i++]!
+        const decision = failed(item, cause)
+        return typeof decision === "boolean" ? settleThen(item)(decision) : Effect.flatMap(decision, settleThen(item))
+      }
     }
     const loop: Effect.Effect<never, never, R> = Effect.suspend(() => {
-      while (true) {
-        const item = this.take()
-        if (item === undefined) {
-          const wake = new Wake()
-          this.idle.push(wake)
-          return Effect.zipRight(wake.wait, loop)
+      run.length = 0
+      self.i = 0
+      const available = this.queue.length - this.queueHead
+      if (available === 0) {
+        // nothing ready: take an item another worker took and has not started (its run's last)
+        const stolen = this.steal()
+        if (stolen !== undefined) {
+          run.push(stolen)
+          return Effect.matchCauseEffect(runLoop, handlers)
         }
-        const lane = item.lane
-        if (item.index >= lane.stopAt || !lane.hooks.live()) {
-          lane.settle(item, SKIPPED)
-          continue
-        }
-        item.state = RUNNING
-        current = item
-        return Effect.matchCauseEffect(start(item), handlers)
+        const wake = new Wake()
+        this.idle.push(wake)
+        return Effect.zipRight(wake.wait, loop)
       }
+      const n = Math.min(MAX_RUN, Math.max(1, Math.floor(available / this.concurrency)))
+      for (let k = 0; k < n; k++) run.push(this.take()!)
+      return Effect.matchCauseEffect(runLoop, handlers)
     })
     return loop
   }
 
+  /** The last item of the run with the most items not started (those after its current one), if any. */
+  private steal(): Item<T> | undefined {
+    let victim: WorkerRun<T> | undefined
+    let most = 0
+    for (const w of this.runs) {
+      const waiting = w.run.length - w.i - 1
+      if (waiting > most) {
+        most = waiting
+        victim = w
+      }
+    }
+    return victim?.run.pop()
+  }
+
   /** `concurrency` workers (run it in a fiber: it never ends). */
   workers(concurrency: number): Effect.Effect<never, never, R> {
+    this.concurrency = concurrency
     return Effect.zipRight(
       Effect.all(Array.from({ length: concurrency }, () => this.worker()), { concurrency: "unbounded", discard: true }),
       Effect.never
