@@ -177,4 +177,27 @@ describe("bad input from JavaScript", () => {
       e = yield* failsWith(Stream.runDrain(Consumer.shards({ stream: "s", recordLimit: 0 })), "InvalidOption")
       assert.strictEqual(e.option, "recordLimit")
     }))
+
+  it.live("Consumer.process options and handler of the wrong type → InvalidOption, before anything runs", () =>
+    Effect.gen(function*() {
+      const handler = () => Effect.void
+      const cases = [
+        [{ concurrency: 0 }, "concurrency"],
+        [{ concurrency: "many" }, "concurrency"],
+        [{ maxInFlightPerShard: 1.5 }, "maxInFlightPerShard"],
+        [{ order: "key" }, "order"],
+        [{ retry: 3 }, "retry"],
+        [{ onFailure: "skip" }, "onFailure"],
+        [{ onFailure: { deadLetter: "dlq" } }, "onFailure"],
+        [{ dedupe: { id: "id", window: 10 } }, "dedupe"],
+        [{ dedupe: { id: (r) => r.sequenceNumber, window: 0 } }, "dedupe"],
+        [{ recordLimit: 0 }, "recordLimit"]
+      ]
+      for (const [options, option] of cases) {
+        const e = yield* failsWith(Consumer.process({ stream: "s", ...options }, handler), "InvalidOption")
+        assert.strictEqual(e.option, option)
+      }
+      const e = yield* failsWith(Consumer.process({ stream: "s" }, "not a function"), "InvalidOption")
+      assert.strictEqual(e.option, "handler")
+    }))
 })

@@ -430,6 +430,49 @@ describe("Consumer.process", () => {
       }).pipe(Effect.provide(env(1, store)))
     }))
 
+  it.effect("a dead letter that fails fails the consumer with its error; the checkpoint stays before the record", () =>
+    Effect.gen(function*() {
+      const store = Checkpointer.makeMemoryStore()
+      yield* Effect.gen(function*() {
+        yield* produce(5, 1)
+        const all = yield* KinesisTest.records("s")
+        const fiber = yield* Consumer.process({
+          ...common,
+          onFailure: { deadLetter: () => Effect.fail({ _tag: "DlqDown" as const }) }
+        }, ({ value }) => value.i === 2 ? Effect.fail("no") : Effect.void).pipe(Effect.fork)
+        yield* until(fiber, () => false, "50 millis", 100)
+        assert.deepStrictEqual(failureOf(yield* Fiber.await(fiber)), { _tag: "DlqDown" })
+        assert.strictEqual((yield* stored(store)).get(all[2]!.shardId)?.sequenceNumber, all[1]!.sequenceNumber)
+      }).pipe(Effect.provide(env(1, store)))
+    }))
+
+  it.effect("a dead-letter Sink gets the poison records queued before the consumer stops", () =>
+    Effect.gen(function*() {
+      const store = Checkpointer.makeMemoryStore()
+      yield* Effect.gen(function*() {
+        yield* produce(50, 5)
+        const letters: Array<number> = []
+        let done = 0
+        // a slow sink: poison records wait in its queue when the consumer is interrupted
+        const slowSink = Sink.forEach((letter: Consumer.PoisonRecord) =>
+          Effect.zipRight(
+            Effect.sleep("100 millis"),
+            Effect.sync(() => letters.push(JSON.parse(new TextDecoder().decode(letter.data)).i))
+          )
+        )
+        const fiber = yield* Consumer.process(
+          { ...common, onFailure: { deadLetter: slowSink } },
+          ({ value }) => value.i % 5 === 0 ? Effect.fail("poison") : Effect.sync(() => done++)
+        ).pipe(Effect.fork)
+        yield* until(fiber, () => done === 40)
+        assert.isBelow(letters.length, 10, "the sink is behind")
+        const interrupted = yield* Fiber.interrupt(fiber).pipe(Effect.fork)
+        yield* until(interrupted, () => false, "100 millis", 30)
+        yield* Fiber.join(interrupted)
+        assert.deepStrictEqual(letters.sort((a, b) => a - b), Arr.range(0, 9).map((i) => i * 5))
+      }).pipe(Effect.provide(env(1, store)))
+    }))
+
   it.effect("dedupe: a redelivered id is not processed again, within the window", () =>
     Effect.gen(function*() {
       const store = Checkpointer.makeMemoryStore()
