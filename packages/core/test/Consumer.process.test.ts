@@ -585,3 +585,35 @@ describe("Consumer.process in a group", () => {
       assert.deepStrictEqual(ofB.map((r) => r.id).sort(), records.slice(firstNotDone).sort())
     }))
 })
+
+describe("Consumer.process and a lost lease", () => {
+  it.effect("records of a shard whose lease was lost are not started; the new owner's checkpoint is untouched", () =>
+    Effect.gen(function*() {
+      const store = Checkpointer.makeMemoryStore()
+      yield* Effect.gen(function*() {
+        yield* produce(20, 1)
+        const all = yield* KinesisTest.records("s")
+        const started: Array<number> = []
+        const fiber = yield* Consumer.process(
+          { ...common, order: "shard" },
+          ({ value }) => Effect.zipRight(Effect.sync(() => started.push(value.i)), Effect.sleep("1 second"))
+        ).pipe(Effect.fork)
+        yield* until(fiber, () => started.length === 3, "100 millis")
+        // another worker takes the lease over (a new owner and counter): the next renewal finds it lost
+        const [state] = store.shards.get("s")!.values()
+        state!.owner = "someone-else"
+        state!.leaseCounter += 1
+        state!.expiresAt = Number.MAX_SAFE_INTEGER
+        state!.checkpoint = { sequenceNumber: all[1]!.sequenceNumber }
+        yield* TestClock.adjust("3 seconds")
+        const startedAtLoss = started.length
+        yield* TestClock.adjust("10 seconds")
+        const exit = yield* Fiber.interrupt(fiber)
+        assert.isTrue(Exit.isInterrupted(exit), `the consumer went on after the loss: ${String(exit)}`)
+        // at most the record running when the loss was seen completes; nothing more starts
+        assert.isAtMost(started.length, startedAtLoss)
+        assert.isBelow(started.length, 8)
+        assert.deepStrictEqual(state!.checkpoint, { sequenceNumber: all[1]!.sequenceNumber })
+      }).pipe(Effect.provide(env(1, store)))
+    }))
+})
