@@ -20,7 +20,7 @@
  * A client that cannot reach Kinesis as configured (no region, no credentials, an endpoint that cannot
  * be reached) fails with `KinesisConfigError`. The library's own errors (`RecordTooLarge`,
  * `InvalidPartitionKey`, `EncodeError`, `DecodeError`, `PutRecordsFailed`, `InvalidStreamAddress`,
- * `InvalidOption`, `RecordFailed`) live here too, so one import covers every failure.
+ * `InvalidOption`, `RecordFailed`, `InvalidEvent`) live here too, so one import covers every failure.
  *
  * @since 0.1.0
  */
@@ -436,6 +436,26 @@ export class RecordFailed extends Data.TaggedError("RecordFailed")<{
 }
 
 /**
+ * An AWS Lambda event that is not a Kinesis event-source-mapping event as AWS documents it (no
+ * `Records` array, a record without its `kinesis` data, data that is not base64): `index` names the
+ * record, when one is at fault.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidEvent extends Data.TaggedError("InvalidEvent")<{
+  readonly reason: string
+  readonly index?: number | undefined
+}> {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.2.0 */
+  override get message(): string {
+    return `Not a Kinesis event${this.index === undefined ? "" : ` (record ${this.index})`}: ${this.reason}`
+  }
+}
+
+/**
  * Every error answered by the Kinesis service.
  *
  * @since 0.1.0
@@ -470,6 +490,7 @@ export type KinesisError =
   | DecodeError
   | PutRecordsFailed
   | RecordFailed
+  | InvalidEvent
 
 /**
  * @since 0.1.0

@@ -49,6 +49,15 @@ export * as KinesisMetrics from "./KinesisMetrics.js"
 export * as KinesisTest from "./KinesisTest.js"
 
 /**
+ * Kinesis in AWS Lambda: a handler for Kinesis event-source-mapping events with the same decoding
+ * (base64, KPL de-aggregation, `Processor`s and `Schema`), concurrency, per-key order and poison-record
+ * policy as `Consumer.process`, answering with exact partial batch failures.
+ *
+ * @since 0.2.0
+ */
+export * as Lambda from "./Lambda.js"
+
+/**
  * Processors: how user values become Kinesis records and back. A processor is a serializer (one value ↔
  * bytes) plus an aggregator (many user records ↔ one Kinesis record).
  *

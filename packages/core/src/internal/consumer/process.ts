@@ -40,16 +40,24 @@ import type { DecodeError, RecordFailed } from "../../KinesisError.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
 import type * as Processor from "../../Processor.js"
 import * as ProcessorApi from "../../Processor.js"
-import { DecodeFailure, Dedupe, type Failure, makePolicy, type Outcome, type PoisonRecord } from "../process/policy.js"
-import { type Lane, Scheduler } from "../process/scheduler.js"
+import {
+  DecodeFailure,
+  Dedupe,
+  type Failure,
+  makePolicy,
+  type Outcome,
+  type PoisonRecord,
+  type Policy
+} from "../process/policy.js"
+import { type Item, type Lane, type Runner, Scheduler } from "../process/scheduler.js"
 import { type DecodedSink, decodeRecordLenient } from "../processor/processor.js"
 import * as internal from "./consumer.js"
 import { type Commit, RecordImpl } from "./record.js"
 import type { ConsumerError, ConsumerStatus, ProcessPort } from "./shapes.js"
 import type { Batch, Reader } from "./shard.js"
 
-/** An item of a lane: a user record for the handler, or a record that did not decode. */
-type Work<A> = RecordImpl<A> | DecodeFailure
+/** An item of a lane: a user record for the handler, or a record that did not decode. @internal */
+export type Work<A> = RecordImpl<A> | DecodeFailure
 
 /** @internal */
 export const defaults = {
@@ -114,27 +122,7 @@ export const start = <A, E, R, E2, R2, EL, RL, RS>(
         outcome._tag === "Failed" ? Deferred.fail(failure, outcome.error) : Deferred.failCause(failure, outcome.cause),
         false
       )
-    const decide = (outcome: Outcome<EL>): boolean | Effect.Effect<boolean> =>
-      outcome === true ? true : failWith(outcome)
-    const decideLater = (outcome: Outcome<EL>): Effect.Effect<boolean> =>
-      outcome === true ? Effect.succeed(true) : failWith(outcome)
-    const direct = policy.direct
-    const scheduler = new Scheduler<Work<A>, R2 | RL | RS>({
-      start: (item) => {
-        const work = item.value!
-        return direct !== undefined && !(work instanceof DecodeFailure) ? direct(work) : policy.run(work)
-      },
-      // `direct`: the handler's own success; else `policy.run`'s outcome
-      succeeded: (item, value) =>
-        direct !== undefined && !(item.value instanceof DecodeFailure) ? true : decide(value as Outcome<EL>),
-      failed: (item, cause) => {
-        const work = item.value!
-        // `policy.run` does not fail (an interruption ends the worker anyway)
-        return direct !== undefined && !(work instanceof DecodeFailure)
-          ? Effect.flatMap(policy.poison(work, 1, cause), decideLater)
-          : false
-      }
-    })
+    const scheduler = new Scheduler<Work<A>, R2 | RL | RS>(runnerOf(policy, (_, outcome) => failWith(outcome)))
     const keyOf = keyFunction<A>(order)
     const decode = decoderOf(port)
 
@@ -193,8 +181,40 @@ export const start = <A, E, R, E2, R2, EL, RL, RS>(
     return processing
   })
 
-/** How items are ordered: one chain per partition key (default), per shard, a custom key, or none. */
-const keyFunction = <A>(
+/**
+ * The scheduler's runner over the policy: without `retry` and `dedupe` the handler runs bare (the
+ * policy only on its failure); a record that did not complete goes to `failWith` (the process fails;
+ * the Lambda handler stops the shard there), which says whether the item completed. @internal
+ */
+export const runnerOf = <A, EL, R>(
+  policy: Policy<A, EL, R>,
+  failWith: (item: Item<Work<A>>, failure: Failure<EL>) => boolean | Effect.Effect<boolean>
+): Runner<Work<A>, R> => {
+  const direct = policy.direct
+  const decide = (item: Item<Work<A>>, outcome: Outcome<EL>): boolean | Effect.Effect<boolean> =>
+    outcome === true ? true : failWith(item, outcome)
+  return {
+    start: (item) => {
+      const work = item.value!
+      return direct !== undefined && !(work instanceof DecodeFailure) ? direct(work) : policy.run(work)
+    },
+    // `direct`: the handler's own success; else `policy.run`'s outcome
+    succeeded: (item, value) =>
+      direct !== undefined && !(item.value instanceof DecodeFailure) ? true : decide(item, value as Outcome<EL>),
+    failed: (item, cause) => {
+      const work = item.value!
+      // `policy.run` does not fail (an interruption ends the worker anyway)
+      if (direct === undefined || work instanceof DecodeFailure) return false
+      return Effect.flatMap(policy.poison(work, 1, cause), (outcome) => {
+        const decision = decide(item, outcome)
+        return typeof decision === "boolean" ? Effect.succeed(decision) : decision
+      })
+    }
+  }
+}
+
+/** How items are ordered: one chain per partition key (default), per shard, a custom key, or none. @internal */
+export const keyFunction = <A>(
   order: ProcessOptions<A, never, never, never, never, never, never>["order"]
 ): (work: Work<A>) => string | undefined => {
   if (order === undefined || order === "partitionKey") return (work) => work.partitionKey
@@ -203,37 +223,47 @@ const keyFunction = <A>(
   return (work) => work instanceof DecodeFailure ? work.partitionKey : order(work)
 }
 
-/** Decodes a batch into items: user records, and a `DecodeFailure` for each record (or part) that did not decode. */
-const decoderOf = <A, E>(port: ProcessPort<A, E>) => {
-  const { aggregator, serializer } = port.processor
-  return (batch: Batch<A, E>): { readonly works: Array<Work<A>>; readonly records: number } => {
-    const shardId = batch.reader.shard.shardId
-    const skip = batch.skipThrough
-    const works: Array<Work<A>> = []
-    let records = 0
-    let record = batch.records[batch.from]!
-    // resuming inside an aggregate: its sub-records up to the checkpoint completed already
-    const skipped = (sub: number | undefined) =>
-      skip !== undefined && sub !== undefined && skip.subSequenceNumber !== undefined &&
-      sub <= skip.subSequenceNumber && record.sequenceNumber === skip.sequenceNumber
-    const sink: DecodedSink<A> = (value, subSequenceNumber, partitionKey, explicitHashKey) => {
-      if (skipped(subSequenceNumber)) return
-      records++
-      works.push(new RecordImpl(value, record, shardId, subSequenceNumber, partitionKey, explicitHashKey, noCommit))
-    }
-    const onFailure = (error: DecodeError) => {
-      if (skipped(error.subSequenceNumber)) return
-      works.push(new DecodeFailure(error, record))
-    }
-    for (let i = batch.from; i < batch.to; i++) {
-      record = batch.records[i]!
-      const start = works.length
-      decodeRecordLenient(serializer, aggregator, record, shardId, sink, onFailure)
-      if (works.length > start) works[works.length - 1]!.closesRecord = true
-    }
-    return { works, records }
+/**
+ * Decodes Kinesis records `[from, to)` of one shard into items: user records, and a `DecodeFailure` for
+ * each record (or part) that did not decode; `skip`: resuming inside an aggregate, its sub-records up to
+ * the checkpoint completed already. Also used by the Lambda handler. @internal
+ */
+export const decodeWorks = <A>(
+  processor: Processor.Processor<A>,
+  kinesisRecords: ReadonlyArray<Kinesis.KinesisRecord>,
+  from: number,
+  to: number,
+  shardId: string,
+  skip: Checkpointer.Checkpoint | undefined
+): { readonly works: Array<Work<A>>; readonly records: number } => {
+  const { aggregator, serializer } = processor
+  const works: Array<Work<A>> = []
+  let records = 0
+  let record = kinesisRecords[from]!
+  const skipped = (sub: number | undefined) =>
+    skip !== undefined && sub !== undefined && skip.subSequenceNumber !== undefined &&
+    sub <= skip.subSequenceNumber && record.sequenceNumber === skip.sequenceNumber
+  const sink: DecodedSink<A> = (value, subSequenceNumber, partitionKey, explicitHashKey) => {
+    if (skipped(subSequenceNumber)) return
+    records++
+    works.push(new RecordImpl(value, record, shardId, subSequenceNumber, partitionKey, explicitHashKey, noCommit))
   }
+  const onFailure = (error: DecodeError) => {
+    if (skipped(error.subSequenceNumber)) return
+    works.push(new DecodeFailure(error, record))
+  }
+  for (let i = from; i < to; i++) {
+    record = kinesisRecords[i]!
+    const start = works.length
+    decodeRecordLenient(serializer, aggregator, record, shardId, sink, onFailure)
+    if (works.length > start) works[works.length - 1]!.closesRecord = true
+  }
+  return { works, records }
 }
+
+/** Decodes a batch of a shard (see `decodeWorks`). */
+const decoderOf = <A, E>(port: ProcessPort<A, E>) => (batch: Batch<A, E>) =>
+  decodeWorks(port.processor, batch.records, batch.from, batch.to, batch.reader.shard.shardId, batch.skipThrough)
 
 /**
  * The dead letter as a function per poison record: the user's own (the record completes when its
@@ -241,7 +271,7 @@ const decoderOf = <A, E>(port: ProcessPort<A, E>) => {
  * once queued; on shutdown the sink gets what is queued before the final checkpoints are written). A
  * failing sink, or one that ends before the consumer, fails the process.
  */
-const deadLetterOf = <EL, RL>(
+export const deadLetterOf = <EL, RL>(
   onFailure: ProcessOptions<unknown, never, never, never, EL, RL, never>["onFailure"],
   scope: Scope.Scope,
   fail: (cause: Cause.Cause<EL>) => Effect.Effect<unknown>

@@ -100,8 +100,21 @@ export interface PolicyContext<A, E2, R2, EL, RL, RS> {
   } | undefined
 }
 
+/** What `makePolicy` returns. @internal */
+export interface Policy<A, EL, R> {
+  readonly run: (record: Handled<A> | DecodeFailure) => Effect.Effect<Outcome<EL>, never, R>
+  readonly poison: (
+    record: Handled<A> | DecodeFailure,
+    attempts: number,
+    cause: Cause.Cause<unknown>
+  ) => Effect.Effect<Outcome<EL>, never, R>
+  readonly direct: ((record: Handled<A>) => Effect.Effect<void, unknown, R>) | undefined
+}
+
 /** Runs records (and decode failures) through the handler and the policy. @internal */
-export const makePolicy = <A, E2, R2, EL, RL, RS>(ctx: PolicyContext<A, E2, R2, EL, RL, RS>) => {
+export const makePolicy = <A, E2, R2, EL, RL, RS>(
+  ctx: PolicyContext<A, E2, R2, EL, RL, RS>
+): Policy<A, EL, R2 | RL | RS> => {
   const { dedupe, deadLetter, handler, metrics, retry } = ctx
   const completed: Effect.Effect<Outcome<EL>> = Effect.succeed(true)
 
