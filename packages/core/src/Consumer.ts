@@ -36,6 +36,7 @@ import type { Checkpointer } from "./Checkpointer.js"
 import * as internal from "./internal/consumer/consumer.js"
 import * as processInternal from "./internal/consumer/process.js"
 import * as Options from "./internal/options.js"
+import * as Handling from "./internal/process/options.js"
 import type * as Policy from "./internal/process/policy.js"
 import type { Kinesis } from "./Kinesis.js"
 import { type DecodeError, InvalidOption, type RecordFailed, type ServiceError } from "./KinesisError.js"
@@ -349,23 +350,15 @@ export type PoisonPolicy<EL, RL> =
   }
 
 /**
- * Options of `process`: the consumer's options (checkpoints are the watermark: no `checkpoint` mode, no
- * `chunkSize`; decode errors follow `onFailure`), and how records are processed.
+ * How records are handled, in `process` and in the Lambda handler: concurrency, order, retries, the
+ * poison-record policy and de-duplication.
  *
  * @since 0.2.0
  * @category models
  */
-export interface ProcessOptions<A, E = never, R = never, E2 = never, EL = never, RL = never, RS = never>
-  extends Omit<ConsumerOptions<A, E, R>, "checkpoint" | "chunkSize" | "onDecodeError">
-{
-  /** Handlers running at once, over every shard of this worker. Default 16. */
+export interface ProcessingOptions<A, E2 = never, EL = never, RL = never, RS = never> {
+  /** Handlers running at once, over every shard of this worker (of the batch, in Lambda). Default 16. */
   readonly concurrency?: number | undefined
-  /**
-   * Records of one shard taken and not yet passed by its watermark (running, waiting for their key,
-   * or completed behind an unfinished one) before that shard's reading pauses. Bounds memory, and the
-   * work a hand-off waits for. Default 1,000.
-   */
-  readonly maxInFlightPerShard?: number | undefined
   /**
    * Which records never overlap and complete in order: those of one `"partitionKey"` in a shard
    * (default: different keys run in parallel), all of a `"shard"`, those of one key you compute, or
@@ -389,6 +382,26 @@ export interface ProcessOptions<A, E = never, R = never, E2 = never, EL = never,
 }
 
 /**
+ * Options of `process`: the consumer's options (checkpoints are the watermark: no `checkpoint` mode, no
+ * `chunkSize`; decode errors follow `onFailure`), and how records are handled.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ProcessOptions<A, E = never, R = never, E2 = never, EL = never, RL = never, RS = never>
+  extends
+    Omit<ConsumerOptions<A, E, R>, "checkpoint" | "chunkSize" | "onDecodeError">,
+    ProcessingOptions<A, E2, EL, RL, RS>
+{
+  /**
+   * Records of one shard taken and not yet passed by its watermark (running, waiting for their key,
+   * or completed behind an unfinished one) before that shard's reading pauses. Bounds memory, and the
+   * work a hand-off waits for. Default 1,000.
+   */
+  readonly maxInFlightPerShard?: number | undefined
+}
+
+/**
  * Every failure `process` can end with: the consumer's, a record that failed under `"fail"`
  * (`RecordFailed`, or `DecodeError` for a record that does not decode), and the dead letter's own.
  *
@@ -398,29 +411,7 @@ export interface ProcessOptions<A, E = never, R = never, E2 = never, EL = never,
 export type ProcessError<EL = never> = ConsumerError | RecordFailed | DecodeError | EL
 
 /** The options `process` adds, checked like the consumer's. */
-const PROCESS_OPTIONS = {
-  ...OPTIONS,
-  concurrency: Options.int(1),
-  maxInFlightPerShard: Options.int(1),
-  order: Options.custom(
-    (u) => u === "partitionKey" || u === "shard" || u === "none" || typeof u === "function",
-    "\"partitionKey\", \"shard\", \"none\" or a function of the record"
-  ),
-  retry: Options.custom(Schedule.isSchedule, "a Schedule"),
-  onFailure: Options.custom(
-    (u) =>
-      u === "fail" ||
-      (Predicate.hasProperty(u, "deadLetter") &&
-        (Predicate.hasProperty(u.deadLetter, Sink.SinkTypeId) || typeof u.deadLetter === "function")),
-    "\"fail\" or { deadLetter: Sink or (record) => Effect }"
-  ),
-  dedupe: Options.custom(
-    (u) =>
-      Predicate.hasProperty(u, "id") && typeof u.id === "function" && Predicate.hasProperty(u, "window") &&
-      Number.isInteger(u.window) && (u.window as number) >= 1,
-    "{ id: (record) => string | undefined, window: integer ≥ 1 }"
-  )
-}
+const PROCESS_OPTIONS = { ...OPTIONS, maxInFlightPerShard: Options.int(1), ...Handling.PROCESSING_KINDS }
 
 /**
  * Runs `handler` for every record of the stream, concurrently and safely: at most `concurrency`
@@ -500,10 +491,7 @@ export const startProcess = <
   ConsumerError | E | InvalidOption,
   Kinesis | Checkpointer | Scope.Scope | R | R2 | RL | RS
 > => {
-  const invalid = invalidOptions(options, PROCESS_OPTIONS) ??
-    (typeof handler === "function"
-      ? undefined
-      : new InvalidOption({ option: "handler", value: handler, expected: "a function (record) => Effect" }))
+  const invalid = invalidOptions(options, PROCESS_OPTIONS) ?? Handling.invalidHandler(handler)
   return invalid !== undefined ? Effect.fail(invalid) : processInternal.start(options, jsonAny<A>(), handler)
 }
 

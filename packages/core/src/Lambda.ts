@@ -31,14 +31,11 @@
 import type * as Effect from "effect/Effect"
 import * as EffectApi from "effect/Effect"
 import type * as Layer from "effect/Layer"
-import * as Predicate from "effect/Predicate"
-import type * as Schedule from "effect/Schedule"
-import * as ScheduleApi from "effect/Schedule"
-import * as Sink from "effect/Sink"
-import type { PoisonPolicy } from "./Consumer.js"
+import type { ProcessingOptions } from "./Consumer.js"
 import * as internal from "./internal/lambda.js"
 import * as Options from "./internal/options.js"
-import { type InvalidEvent, InvalidOption } from "./KinesisError.js"
+import * as Processing from "./internal/process/options.js"
+import { type InvalidEvent, type InvalidOption } from "./KinesisError.js"
 import * as Processor from "./Processor.js"
 
 /**
@@ -74,22 +71,11 @@ export type BatchResponse = internal.BatchResponse
  * @since 0.2.0
  * @category models
  */
-export interface HandlerOptions<A, E2 = never, EL = never, RL = never, RS = never> {
+export interface HandlerOptions<A, E2 = never, EL = never, RL = never, RS = never>
+  extends ProcessingOptions<A, E2, EL, RL, RS>
+{
+  /** Default `Processor.json`. */
   readonly processor?: Processor.Processor<A> | undefined
-  /** Handlers running at once, over every shard of the batch. Default 16. */
-  readonly concurrency?: number | undefined
-  readonly order?: "partitionKey" | "shard" | "none" | ((record: Processor.UserRecord<A>) => string) | undefined
-  readonly retry?: Schedule.Schedule<unknown, E2, RS> | undefined
-  readonly onFailure?: PoisonPolicy<EL, RL> | undefined
-  /**
-   * Skips a record whose id completed among the last `window` (per container with `handler`: a batch
-   * Lambda retries after a failure does not run again what completed after it; per call with
-   * `processEvent`).
-   */
-  readonly dedupe?: {
-    readonly id: (record: Processor.UserRecord<A>) => string | undefined
-    readonly window: number
-  } | undefined
 }
 
 /**
@@ -102,32 +88,12 @@ export type Handler = internal.Handler
 
 const KINDS = {
   processor: Options.custom(Processor.isProcessor, "a Processor (Processor.json, Processor.kplJson, …)"),
-  concurrency: Options.int(1),
-  order: Options.custom(
-    (u) => u === "partitionKey" || u === "shard" || u === "none" || typeof u === "function",
-    "\"partitionKey\", \"shard\", \"none\" or a function of the record"
-  ),
-  retry: Options.custom(ScheduleApi.isSchedule, "a Schedule"),
-  onFailure: Options.custom(
-    (u) =>
-      u === "fail" ||
-      (Predicate.hasProperty(u, "deadLetter") &&
-        (Predicate.hasProperty(u.deadLetter, Sink.SinkTypeId) || typeof u.deadLetter === "function")),
-    "\"fail\" or { deadLetter: Sink or (record) => Effect }"
-  ),
-  dedupe: Options.custom(
-    (u) =>
-      Predicate.hasProperty(u, "id") && typeof u.id === "function" && Predicate.hasProperty(u, "window") &&
-      Number.isInteger(u.window) && (u.window as number) >= 1,
-    "{ id: (record) => string | undefined, window: integer ≥ 1 }"
-  )
+  ...Processing.PROCESSING_KINDS
 }
 
 const invalidOptions = (options: unknown, handler: unknown): InvalidOption | undefined =>
   Options.notAnObject(options, "options") ?? Options.validate(options as Record<string, unknown>, KINDS) ??
-    (typeof handler === "function"
-      ? undefined
-      : new InvalidOption({ option: "handler", value: handler, expected: "a function (record) => Effect" }))
+    Processing.invalidHandler(handler)
 
 /**
  * Processes one event: decodes every record, runs `handler` under the options, and returns the partial

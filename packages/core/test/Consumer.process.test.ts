@@ -25,6 +25,7 @@ import {
   Stream,
   TestClock
 } from "effect"
+import { mulberry32 } from "../src/internal/testEngine/prng.js"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -42,17 +43,8 @@ const idOf = (
   r: { readonly shardId: string; readonly sequenceNumber: string; readonly subSequenceNumber?: number | undefined }
 ) => `${r.shardId}/${r.sequenceNumber}/${r.subSequenceNumber ?? ""}`
 
-/** A small deterministic PRNG (mulberry32). */
-const prng = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A small deterministic PRNG (the engine's own). */
+const prng = mulberry32
 
 const env = (
   shards: number,

@@ -17,9 +17,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import type * as Schedule from "effect/Schedule"
 import { Buffer } from "node:buffer"
-import type { PoisonPolicy } from "../Consumer.js"
+import type { ProcessingOptions } from "../Consumer.js"
 import type * as Kinesis from "../Kinesis.js"
 import { InvalidEvent } from "../KinesisError.js"
 import * as Processor from "../Processor.js"
@@ -59,16 +58,8 @@ export interface BatchResponse {
 }
 
 /** @internal */
-export interface Options<A, E2, EL, RL, RS> {
+export interface Options<A, E2, EL, RL, RS> extends ProcessingOptions<A, E2, EL, RL, RS> {
   readonly processor?: Processor.Processor<A> | undefined
-  readonly concurrency?: number | undefined
-  readonly order?: "partitionKey" | "shard" | "none" | ((record: Processor.UserRecord<A>) => string) | undefined
-  readonly retry?: Schedule.Schedule<unknown, E2, RS> | undefined
-  readonly onFailure?: PoisonPolicy<EL, RL> | undefined
-  readonly dedupe?: {
-    readonly id: (record: Processor.UserRecord<A>) => string | undefined
-    readonly window: number
-  } | undefined
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/

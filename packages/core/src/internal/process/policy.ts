@@ -22,15 +22,9 @@ import type * as Kinesis from "../../Kinesis.js"
 import { type DecodeError, RecordFailed } from "../../KinesisError.js"
 import type * as Processor from "../../Processor.js"
 
-/** @internal */
-export interface PoisonRecord {
+/** Where the record came from (its shard, sequence and sub-sequence number, keys, arrival), and why it failed. @internal */
+export interface PoisonRecord extends Omit<Processor.UserRecord<unknown>, "value"> {
   readonly stream: string
-  readonly shardId: string
-  readonly sequenceNumber: string
-  readonly subSequenceNumber: number | undefined
-  readonly partitionKey: string
-  readonly explicitHashKey: string | undefined
-  readonly approximateArrivalTimestamp: Date
   /** The user record's bytes as read from Kinesis (for a KPL sub-record, its own bytes). */
   readonly data: Uint8Array
   /** Times the handler ran (0: the record did not decode). */
