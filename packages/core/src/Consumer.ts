@@ -9,6 +9,9 @@
  * `Checkpointer` service (memory, Redis, DynamoDB) and are at-least-once: a record is checkpointed only
  * after the downstream has finished with it.
  *
+ * `process` runs a handler per record instead: concurrently, in order per partition key, with each
+ * shard's checkpoint at its watermark (never past an unfinished record) and a poison-record policy.
+ *
  * @example
  * ```ts
  * import { Checkpointer, Consumer, Kinesis, Processor } from "@effect-kinesis/core"
