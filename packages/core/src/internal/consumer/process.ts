@@ -3,7 +3,8 @@
  * scheduler (`../process/scheduler.ts`) in place of the output stream. For each shard this worker
  * starts reading, an admission fiber takes its batches, decodes them (a record that does not decode
  * becomes an item of its own, for the poison policy) and admits the items into the shard's lane,
- * waiting while the lane holds `maxInFlightPerShard` records; the workers run the handler through the
+ * waiting while the lane holds `maxInFlightPerShard` records (until it is down to half); the workers run
+ * the handler through the
  * policy (`../process/policy.ts`); each lane's watermark is the shard's processed position, written by
  * the checkpointing as in auto mode (every `checkpointInterval` or `checkpointEvery` records, on
  * hand-off, at a shard's end and on shutdown).
@@ -13,8 +14,9 @@
  *
  * Invariants: the stored checkpoint of a shard never passes a record that did not complete; a closed
  * shard's children start only after all of its records completed (its end waits for the watermark, as
- * `drained` does in auto mode); a hand-off waits for the records the shard admitted (bounded by the
- * lane's limit and half a session); records of a shard whose lease was lost are not started; the
+ * `drained` does in auto mode); a hand-off waits only for the shard's records running (`Lane.stop` cuts
+ * the lane before its first record not started, and lowers the reader's `taken` to there; bounded by
+ * half a session); records of a shard whose lease was lost or that is handed over are not started; the
  * first record that fails under `"fail"` fails the whole process (in-flight handlers are interrupted,
  * and the final checkpoint is the watermark: just before that record once the records before it
  * completed).
