@@ -13,7 +13,7 @@
  * `handedOver` (a shard being handed over: everything taken is processed) signals.
  *
  * Invariants: never a checkpoint past an unprocessed record (`processed` only moves to what the
- * downstream finished, or to what it committed); positions only move forward; a write is skipped when
+ * downstream finished, to what it committed, or to the watermark of `Consumer.process`); positions only move forward; a write is skipped when
  * the position did not move.
  *
  * @internal

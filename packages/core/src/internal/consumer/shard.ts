@@ -8,13 +8,15 @@
  *   hand it over);
  * - the shard reader (`fetch.ts`): `lastFetched`, `emitted`, `ending`, `millisBehindLatest`,
  *   `lastArrival` (and the final `written` once the shard is read to its end);
- * - the output (`output.ts`): `taken`, `recordsDelivered`;
+ * - the output (`output.ts`), or under `Consumer.process` its admission (`process.ts`): `taken`,
+ *   `recordsDelivered`;
  * - the checkpointing (`checkpoints.ts`): `processed`, `written`, `sinceWrite`; it completes `drained`
  *   and `handedOver`.
  * The status (`status.ts`) reads it. A `Batch` is made by the shard reader and taken by the output.
  *
- * Invariants: positions only move forward; `processed` is a position the downstream was given and
- * finished (auto mode) or committed (manual mode); a checkpoint is only ever written from `processed`
+ * Invariants: positions only move forward (but a hand-off under `Consumer.process` lowers `taken` to
+ * what will still complete); `processed` is a position the downstream was given and finished (auto
+ * mode), committed (manual mode), or the shard's watermark (`Consumer.process`); a checkpoint is only ever written from `processed`
  * (or, for a shard read to its end with nothing processed, from the shard's last sequence number).
  *
  * @internal
