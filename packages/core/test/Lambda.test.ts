@@ -8,6 +8,7 @@
 import { type Consumer, Lambda, Processor } from "@effect-kinesis/core"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Layer, Option, Schedule, Schema, Sink } from "effect"
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { files, kplEvent, ordersEvent } from "./fixtures/lambda/events.js"
@@ -256,4 +257,34 @@ describe("Lambda", () => {
       assert.strictEqual(built, 2, "built again after dispose")
       yield* Effect.promise(() => handler.dispose())
     }))
+
+  it.live(
+    "on SIGTERM the container's layer is released, then the process ends as the signal asks",
+    () =>
+      Effect.async<{ readonly out: string; readonly signal: string | null }>((resume) => {
+        const child = spawn(process.execPath, [
+          "--import",
+          "tsx",
+          Path.join(import.meta.dirname, "fixtures", "lambda", "sigterm.ts")
+        ], {
+          stdio: ["ignore", "pipe", "inherit"]
+        })
+        let out = ""
+        child.stdout.on("data", (chunk: Uint8Array) => {
+          out += new TextDecoder().decode(chunk)
+          if (out.includes("ready") && !out.includes("sent")) {
+            out += "sent\n"
+            child.kill("SIGTERM")
+          }
+        })
+        child.on("exit", (_code, signal) => resume(Effect.succeed({ out, signal })))
+      }).pipe(
+        Effect.timeout("30 seconds"),
+        Effect.map(({ out, signal }) => {
+          assert.include(out, "released")
+          assert.strictEqual(signal, "SIGTERM")
+        })
+      ),
+    40_000
+  )
 })

@@ -210,8 +210,10 @@ export const handler = <A, E2, R2, EL, RL, RS, LE>(
     if (runtime === undefined) {
       // built once per container, on the first invocation; released when Lambda shuts it down
       runtime = ManagedRuntime.make(options.layer)
+      // after releasing, the signal is raised again: the process then ends as it would have without us
       onSigterm = () => {
-        void dispose()
+        onSigterm = undefined
+        void dispose().finally(() => process.kill(process.pid, "SIGTERM"))
       }
       process.once("SIGTERM", onSigterm)
     }
