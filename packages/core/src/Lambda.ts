@@ -39,29 +39,60 @@ import { type InvalidEvent, type InvalidOption } from "./KinesisError.js"
 import * as Processor from "./Processor.js"
 
 /**
- * One record of a Kinesis event, in the shape AWS documents for event-source mappings.
+ * One record of a Kinesis event, in the shape AWS documents for event-source mappings
+ * (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html).
  *
  * @since 0.2.0
  * @category models
  */
-export type KinesisEventRecord = internal.KinesisEventRecord
+export interface KinesisEventRecord {
+  readonly kinesis: {
+    /** `"1.0"`. */
+    readonly kinesisSchemaVersion?: string | undefined
+    readonly partitionKey: string
+    /** The Kinesis record's sequence number: what `itemIdentifier` names. */
+    readonly sequenceNumber: string
+    /** The record's bytes, base64 (for a KPL aggregate, the whole aggregate). */
+    readonly data: string
+    /** Epoch seconds, fractional. */
+    readonly approximateArrivalTimestamp: number
+  }
+  /** `"aws:kinesis"` (any other value is `InvalidEvent`). */
+  readonly eventSource?: string | undefined
+  /** `"1.0"`. */
+  readonly eventVersion?: string | undefined
+  /** `shardId-…:sequenceNumber`: the records of one shard are one lane. */
+  readonly eventID: string
+  /** `"aws:kinesis:record"`. */
+  readonly eventName?: string | undefined
+  /** The function's execution role. */
+  readonly invokeIdentityArn?: string | undefined
+  readonly awsRegion?: string | undefined
+  /** The stream's ARN (its last part names the stream in a `PoisonRecord`). */
+  readonly eventSourceARN: string
+}
 
 /**
- * A Kinesis event-source-mapping event.
+ * A Kinesis event-source-mapping event: the batch one invocation gets.
  *
  * @since 0.2.0
  * @category models
  */
-export type KinesisEvent = internal.KinesisEvent
+export interface KinesisEvent {
+  readonly Records: ReadonlyArray<KinesisEventRecord>
+}
 
 /**
- * The partial batch response for `ReportBatchItemFailures`: per failed shard, the sequence number its
- * retry starts from.
+ * The partial batch response for `FunctionResponseTypes: ["ReportBatchItemFailures"]`: per shard that
+ * failed, the sequence number of its first failed record, which Lambda retries the shard from. Empty:
+ * the whole batch succeeded.
  *
  * @since 0.2.0
  * @category models
  */
-export type BatchResponse = internal.BatchResponse
+export interface BatchResponse {
+  readonly batchItemFailures: Array<{ readonly itemIdentifier: string }>
+}
 
 /**
  * How each record is handled (as in `Consumer.process`): `processor` (default `Processor.json`),
@@ -84,7 +115,11 @@ export interface HandlerOptions<A, E2 = never, EL = never, RL = never, RS = neve
  * @since 0.2.0
  * @category models
  */
-export type Handler = internal.Handler
+export interface Handler {
+  (event: unknown, context?: unknown): Promise<BatchResponse>
+  /** Releases the layer (awaiting its finalizers); the next invocation builds it again. */
+  readonly dispose: () => Promise<void>
+}
 
 const KINDS = {
   processor: Options.custom(Processor.isProcessor, "a Processor (Processor.json, Processor.kplJson, …)"),
@@ -97,8 +132,10 @@ const invalidOptions = (options: unknown, handler: unknown): InvalidOption | und
 
 /**
  * Processes one event: decodes every record, runs `handler` under the options, and returns the partial
- * batch response. Fails with `InvalidEvent` for input that is not a Kinesis event, and with the dead
- * letter's error when a dead-letter `Sink` fails.
+ * batch response. A dead-letter `Sink` runs for the invocation and has taken every poison record before
+ * the response is made. Fails with `InvalidEvent` for input that is not a Kinesis event, and with the
+ * dead letter's error when a dead-letter `Sink` fails or ends early. The `dedupe` window spans this one
+ * event (`handler` keeps one per container).
  *
  * @since 0.2.0
  * @category processing
@@ -115,8 +152,15 @@ export const processEvent = <A = unknown, E2 = never, R2 = never, EL = never, RL
 /**
  * The handler function for Lambda: `layer` provides what `handler` (and the dead letter, and `retry`)
  * need; it is built once per container, on the first invocation, and released by `dispose()` or on
- * SIGTERM. An invocation that fails as a whole (`InvalidEvent`, a failing dead-letter `Sink`, a layer that
- * does not build) rejects, and Lambda retries the whole batch.
+ * SIGTERM (then the signal is raised again, so the process ends as it would have). Lambda sends SIGTERM
+ * before shutting a container down only when an extension is registered; without one the container is
+ * frozen and discarded without a signal.
+ *
+ * An invocation that fails as a whole (`InvalidEvent`, a failing dead-letter `Sink`, a layer that does
+ * not build) rejects, and Lambda retries the whole batch. A layer that did not build is not kept: the
+ * next invocation builds it again. The `dedupe` window lives as long as the container (it is emptied
+ * when an invocation fails as a whole, as that batch comes again). Throws `InvalidOption` at once for
+ * bad options.
  *
  * @since 0.2.0
  * @category constructors

@@ -2,12 +2,12 @@
  * The Lambda handler over event fixtures in the shape AWS documents (test/fixtures/lambda): success,
  * the partial batch response on a failure (the shard's first failed record; later ones not started),
  * per-key order with concurrency, retries, dead letters (Sink and function; a KPL sub-record's own
- * bytes), decode errors, a failing dead letter, dedupe across invocations, the layer built once and
- * released, bad events.
+ * bytes), decode errors, a failing dead letter (function, or a Sink failing as it drains), dedupe across
+ * invocations, the layer built once and released (and built again after a failed build), bad events.
  */
 import { type Consumer, Lambda, Processor } from "@effect-kinesis/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Layer, Option, Schedule, Schema, Sink } from "effect"
+import { Cause, Context, Effect, Either, Exit, Layer, Option, Schedule, Schema, Sink } from "effect"
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -189,6 +189,42 @@ describe("Lambda", () => {
       assert.deepStrictEqual(response.batchItemFailures, [{ itemIdentifier: sequenceOfOrder(event, 7) }])
     }))
 
+  it.effect("a failing KPL sub-record: the aggregate's sequence number is reported; the rest of the shard not started", () =>
+    Effect.gen(function*() {
+      const started: Array<number> = []
+      const response = yield* Lambda.processEvent(
+        fixture("kpl.json"),
+        { processor: Processor.schema(Order, Processor.kplJson), concurrency: 1, order: "shard" },
+        (record) =>
+          Effect.suspend(() => {
+            started.push(record.value.id)
+            return record.value.id === 3 ? Effect.fail("declined") : Effect.void
+          })
+      )
+      const event = kplEvent()
+      assert.deepStrictEqual(response, {
+        batchItemFailures: [{ itemIdentifier: event.Records[0]!.kinesis.sequenceNumber }]
+      })
+      // sub-records 4 and 5, and the plain record after the aggregate (order 6), wait for Lambda's retry
+      assert.deepStrictEqual(started, [1, 2, 3])
+    }))
+
+  it.live("a dead-letter Sink that fails while taking its queue fails the invocation: no poison record is lost", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(Lambda.processEvent(
+        ordersEvent(),
+        {
+          processor,
+          onFailure: {
+            // slower than the batch: the record counted as completed once queued, before the sink failed
+            deadLetter: Sink.forEach(() => Effect.zipRight(Effect.sleep("20 millis"), Effect.fail("dlq down" as const)))
+          }
+        },
+        (record) => record.value.id === 7 ? Effect.fail("no") : Effect.void
+      ))
+      assert.strictEqual(failureOf(exit), "dlq down")
+    }))
+
   it.effect("bad events are InvalidEvent naming the record; bad options are InvalidOption", () =>
     Effect.gen(function*() {
       const run = (event: unknown) => Effect.exit(Lambda.processEvent(event, { processor }, () => Effect.void))
@@ -255,6 +291,69 @@ describe("Lambda", () => {
       assert.strictEqual(released, 1)
       yield* Effect.promise(() => handler(ordersEvent()))
       assert.strictEqual(built, 2, "built again after dispose")
+      yield* Effect.promise(() => handler.dispose())
+    }))
+
+  it.live("handler: a bad event rejects the invocation (Lambda retries the whole batch); the layer stays", () =>
+    Effect.gen(function*() {
+      let built = 0
+      const layer = Layer.effectDiscard(Effect.sync(() => built++))
+      const handler = Lambda.handler({ layer, processor }, () => Effect.void)
+      const rejected = yield* Effect.either(Effect.tryPromise(() => handler({ Records: [{ kinesis: null }] })))
+      assert.isTrue(Either.isLeft(rejected))
+      if (Either.isLeft(rejected)) assert.include(String(rejected.left.cause), "InvalidEvent")
+      const ok = yield* Effect.promise(() => handler(ordersEvent()))
+      assert.deepStrictEqual(ok.batchItemFailures, [])
+      assert.strictEqual(built, 1)
+      yield* Effect.promise(() => handler.dispose())
+    }))
+
+  it.live("handler: a layer that does not build rejects the invocation; the next one builds it again", () =>
+    Effect.gen(function*() {
+      let attempts = 0
+      let released = 0
+      const layer = Layer.scopedDiscard(Effect.gen(function*() {
+        yield* Effect.addFinalizer(() => Effect.sync(() => released++))
+        if (++attempts === 1) return yield* Effect.fail("database unreachable")
+      }))
+      const handler = Lambda.handler({ layer, processor }, () => Effect.void)
+      const first = yield* Effect.either(Effect.tryPromise(() => handler(ordersEvent())))
+      assert.isTrue(Either.isLeft(first))
+      assert.strictEqual(released, 1, "what the failed build acquired is released")
+      const second = yield* Effect.promise(() => handler(ordersEvent()))
+      assert.deepStrictEqual(second.batchItemFailures, [])
+      assert.strictEqual(attempts, 2)
+      yield* Effect.promise(() => handler.dispose())
+      assert.strictEqual(released, 2)
+    }))
+
+  it.live("handler: after an invocation fails as a whole, dedupe forgets it: its poison record reaches the dead letter again", () =>
+    Effect.gen(function*() {
+      let sinkDown = true
+      const letters: Array<string> = []
+      const handler = Lambda.handler(
+        {
+          layer: Layer.empty,
+          processor,
+          dedupe: { id: (r) => String(r.value.id), window: 100 },
+          onFailure: {
+            deadLetter: Sink.forEach((letter: Consumer.PoisonRecord) =>
+              Effect.zipRight(
+                Effect.sleep("10 millis"),
+                sinkDown ? Effect.fail("dlq down") : Effect.sync(() => letters.push(letter.sequenceNumber))
+              )
+            )
+          }
+        },
+        (record) => record.value.id === 7 ? Effect.fail("no") : Effect.void
+      )
+      const event = ordersEvent()
+      const first = yield* Effect.either(Effect.tryPromise(() => handler(event)))
+      assert.isTrue(Either.isLeft(first))
+      sinkDown = false
+      const second = yield* Effect.promise(() => handler(event))
+      assert.deepStrictEqual(second.batchItemFailures, [])
+      assert.deepStrictEqual(letters, [sequenceOfOrder(event, 7)])
       yield* Effect.promise(() => handler.dispose())
     }))
 

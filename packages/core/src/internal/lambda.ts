@@ -8,54 +8,34 @@
  * that have not started are not started, and the response names the Kinesis sequence number of the
  * shard's FIRST failed record, so Lambda retries the shard from it and nothing after it is lost.
  *
+ * A dead-letter `Sink` runs for one invocation in a scope of its own, closed (the sink drained) before
+ * the response is made: a poison record counts as completed once queued, so the sink's failure while
+ * draining must fail the invocation.
+ *
  * Owns nothing between invocations but the `ManagedRuntime` of `handler` (built on the first
- * invocation, disposed by `dispose` or SIGTERM). Called by `Lambda.ts`.
+ * invocation, dropped when it does not build, disposed by `dispose` or SIGTERM) and its `dedupe` window
+ * (emptied when an invocation fails as a whole). Called by `Lambda.ts`.
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
 import { Buffer } from "node:buffer"
-import type { ProcessingOptions } from "../Consumer.js"
+import type { PoisonPolicy, PoisonRecord, ProcessingOptions } from "../Consumer.js"
 import type * as Kinesis from "../Kinesis.js"
 import { InvalidEvent } from "../KinesisError.js"
+import type { BatchResponse, Handler, KinesisEventRecord } from "../Lambda.js"
 import * as Processor from "../Processor.js"
-import { deadLetterOf, decodeWorks, keyFunction, runnerOf, type Work } from "./consumer/process.js"
+import { deadLetterOf, decodeWorks, isSink, keyFunction, runnerOf, type Work } from "./consumer/process.js"
 import { DecodeFailure, Dedupe, makePolicy } from "./process/policy.js"
 import { type Lane, Scheduler } from "./process/scheduler.js"
-
-/** @internal */
-export interface KinesisEventRecord {
-  readonly kinesis: {
-    readonly kinesisSchemaVersion?: string | undefined
-    readonly partitionKey: string
-    readonly sequenceNumber: string
-    /** Base64. */
-    readonly data: string
-    /** Epoch seconds, fractional. */
-    readonly approximateArrivalTimestamp: number
-  }
-  readonly eventSource?: string | undefined
-  readonly eventVersion?: string | undefined
-  /** `shardId-…:sequenceNumber`. */
-  readonly eventID: string
-  readonly eventName?: string | undefined
-  readonly invokeIdentityArn?: string | undefined
-  readonly awsRegion?: string | undefined
-  readonly eventSourceARN: string
-}
-
-/** @internal */
-export interface KinesisEvent {
-  readonly Records: ReadonlyArray<KinesisEventRecord>
-}
-
-/** @internal */
-export interface BatchResponse {
-  readonly batchItemFailures: Array<{ readonly itemIdentifier: string }>
-}
 
 /** @internal */
 export interface Options<A, E2, EL, RL, RS> extends ProcessingOptions<A, E2, EL, RL, RS> {
@@ -125,6 +105,28 @@ export const parseEvent = (event: unknown): Effect.Effect<ReadonlyArray<ShardRec
 const sequenceOf = <A>(work: Work<A>): string =>
   work instanceof DecodeFailure ? work.record.sequenceNumber : work.sequenceNumber
 
+/**
+ * The dead letter for one invocation: a `Sink` is wrapped so that its end (after `drain`) is known when
+ * the response is made — a poison record counts as completed once queued for it, so a sink that fails
+ * while taking the queue fails the invocation (the batch comes again) instead of losing the records.
+ */
+const withSinkExit = <EL, RL>(
+  onFailure: PoisonPolicy<EL, RL> | undefined
+): {
+  readonly onFailure: PoisonPolicy<EL, RL> | undefined
+  readonly exit: () => Exit.Exit<unknown, EL> | undefined
+} => {
+  if (onFailure === undefined || onFailure === "fail" || !isSink(onFailure.deadLetter)) {
+    return { onFailure, exit: () => undefined }
+  }
+  let exit: Exit.Exit<unknown, EL> | undefined
+  const sink = onFailure.deadLetter as Sink.Sink<unknown, PoisonRecord, unknown, EL, RL>
+  return {
+    onFailure: { deadLetter: Sink.ensuringWith(sink, (end) => Effect.sync(() => (exit = end))) },
+    exit: () => exit
+  }
+}
+
 /** Processes one event: the partial batch response. */
 export const processEvent = <A, E2, R2, EL, RL, RS>(
   event: unknown,
@@ -140,9 +142,11 @@ export const processEvent = <A, E2, R2, EL, RL, RS>(
     const scope = yield* Effect.scope
     // a dead-letter sink that fails (or ends) fails the invocation: Lambda retries the whole batch
     const sinkFailure = yield* Deferred.make<never, EL>()
+    const deadLetterScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+    const sinkExit = withSinkExit(options.onFailure)
     const deadLetter = yield* deadLetterOf<EL, RL>(
-      options.onFailure,
-      scope,
+      sinkExit.onFailure,
+      deadLetterScope,
       (cause) => Deferred.failCause(sinkFailure, cause)
     )
     const policy = makePolicy<A, E2, R2, EL, RL, RS>({
@@ -175,6 +179,14 @@ export const processEvent = <A, E2, R2, EL, RL, RS>(
       Effect.forEach(lanes, (lane) => lane.awaitSettled, { discard: true }),
       Deferred.await(sinkFailure)
     )
+    // the sink takes what is queued and ends before the response says those records completed
+    yield* Scope.close(deadLetterScope, Exit.void)
+    const drained = sinkExit.exit()
+    if (drained !== undefined && Exit.isFailure(drained) && !Cause.isInterruptedOnly(drained.cause)) {
+      return yield* Effect.failCause(drained.cause)
+    }
+    const early = yield* Deferred.poll(sinkFailure)
+    if (early._tag === "Some") yield* early.value
     const batchItemFailures: Array<{ readonly itemIdentifier: string }> = []
     for (const lane of lanes) {
       const failed = lane.firstFailed
@@ -183,13 +195,6 @@ export const processEvent = <A, E2, R2, EL, RL, RS>(
     return { batchItemFailures }
   }))
 
-/** A handler function for `export const handler = …`, with `dispose`. @internal */
-export interface Handler {
-  (event: unknown, context?: unknown): Promise<BatchResponse>
-  /** Releases the layer (the next invocation builds it again). */
-  readonly dispose: () => Promise<void>
-}
-
 /** @internal */
 export const handler = <A, E2, R2, EL, RL, RS, LE>(
   options: Options<A, E2, EL, RL, RS> & { readonly layer: Layer.Layer<R2 | RL | RS, LE> },
@@ -197,7 +202,9 @@ export const handler = <A, E2, R2, EL, RL, RS, LE>(
 ): Handler => {
   let runtime: ManagedRuntime.ManagedRuntime<R2 | RL | RS, LE> | undefined
   // one window per container: a batch retried after a failure skips what completed after it
-  const dedupe = options.dedupe === undefined ? undefined : new Dedupe<A>(options.dedupe.id, options.dedupe.window)
+  const newDedupe = () =>
+    options.dedupe === undefined ? undefined : new Dedupe<A>(options.dedupe.id, options.dedupe.window)
+  let dedupe = newDedupe()
   let onSigterm: (() => void) | undefined
   const dispose = async () => {
     const current = runtime
@@ -206,18 +213,35 @@ export const handler = <A, E2, R2, EL, RL, RS, LE>(
     onSigterm = undefined
     if (current !== undefined) await current.dispose()
   }
-  const invoke = (event: unknown) => {
-    if (runtime === undefined) {
-      // built once per container, on the first invocation; released when Lambda shuts it down
-      runtime = ManagedRuntime.make(options.layer)
-      // after releasing, the signal is raised again: the process then ends as it would have without us
-      onSigterm = () => {
-        onSigterm = undefined
-        void dispose().finally(() => process.kill(process.pid, "SIGTERM"))
-      }
-      process.once("SIGTERM", onSigterm)
+  const start = () => {
+    // built once per container, on the first invocation; released when Lambda shuts it down
+    const current = ManagedRuntime.make(options.layer)
+    runtime = current
+    // after releasing, the signal is raised again: the process then ends as it would have without us
+    onSigterm = () => {
+      onSigterm = undefined
+      void dispose().finally(() => process.kill(process.pid, "SIGTERM"))
     }
-    return runtime.runPromise(processEvent(event, options, handle, dedupe))
+    process.once("SIGTERM", onSigterm)
+    return current
+  }
+  const invoke = async (event: unknown): Promise<BatchResponse> => {
+    const current = runtime ?? start()
+    try {
+      await current.runtime()
+    } catch (error) {
+      // a layer that did not build is not kept (what it acquired is released): the next invocation tries again
+      if (runtime === current) await dispose()
+      throw error
+    }
+    try {
+      return await current.runPromise(processEvent(event, options, handle, dedupe))
+    } catch (error) {
+      // the whole batch comes again: forget what this invocation remembered (a dead letter queued for a
+      // sink that then failed counted as completed)
+      dedupe = newDedupe()
+      throw error
+    }
   }
   return Object.assign(invoke, { dispose })
 }

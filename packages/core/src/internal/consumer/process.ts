@@ -71,7 +71,7 @@ export const defaults = {
 /** `record.checkpoint` in `process`: the watermark is the checkpoint, a record cannot move it. */
 const noCommit: Commit = () => Effect.void
 
-const isSink = (u: unknown): u is Sink.Sink<unknown, PoisonRecord, unknown, unknown, unknown> =>
+export const isSink = (u: unknown): u is Sink.Sink<unknown, PoisonRecord, unknown, unknown, unknown> =>
   typeof u === "object" && u !== null && Sink.SinkTypeId in u
 
 /** A running `process`: the consumer's status, and its end (it only ends by failing). @internal */
