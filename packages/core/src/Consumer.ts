@@ -338,8 +338,11 @@ export type PoisonRecord = Policy.PoisonRecord
  * (e.g. `deadLetterTo(producer)`: the record counts as completed once the Effect succeeds, so once the
  * dead-letter stream acknowledged it), and goes on. A failing dead letter fails the consumer.
  *
- * With a `Sink`, a record counts as completed once queued for the sink (at most 1,024 wait); on
- * shutdown the sink takes what is queued before the final checkpoints are written.
+ * With a `Sink`, a record counts as completed once the sink pulls again after it: for a sink that
+ * handles what it pulls before pulling more (`Sink.forEach` and most others), once handled. So a
+ * checkpoint never passes a poison record the sink did not take: if the sink fails (the consumer then
+ * fails with its error) or the consumer stops, those records are delivered again. At most 1,024 wait
+ * for the sink; on shutdown it takes what is queued, then ends, before the final checkpoints are written.
  *
  * @since 0.2.0
  * @category models

@@ -438,19 +438,32 @@ describe("Consumer.process", () => {
       }).pipe(Effect.provide(env(1, store)))
     }))
 
-  it.effect("a dead-letter Sink gets the poison records queued before the consumer stops", () =>
+  /** The value of a poison record (its JSON bytes). */
+  const letterValue = (letter: Consumer.PoisonRecord): number =>
+    (JSON.parse(new TextDecoder().decode(letter.data)) as Value).i
+
+  /** The poison values (i % 5 === 0 of 0…49) that lie after the stored checkpoint of "s"'s one shard. */
+  const poisonAfterCheckpoint = (store: Checkpointer.MemoryStore) =>
+    Effect.gen(function*() {
+      const all = yield* KinesisTest.records("s")
+      const checkpoint = (yield* stored(store)).get(all[0]!.shardId)
+      return all.flatMap((r, i) =>
+        i % 5 === 0 && (checkpoint === undefined || compareSeq(r.sequenceNumber, checkpoint.sequenceNumber) > 0)
+          ? [i]
+          : []
+      )
+    })
+
+  it.effect("a dead-letter Sink: the checkpoint never passes a poison record the sink has not taken", () =>
     Effect.gen(function*() {
       const store = Checkpointer.makeMemoryStore()
       yield* Effect.gen(function*() {
         yield* produce(50, 5)
         const letters: Array<number> = []
         let done = 0
-        // a slow sink: poison records wait in its queue when the consumer is interrupted
+        // a slow sink: poison records (all of key k0) wait for it when the consumer is interrupted
         const slowSink = Sink.forEach((letter: Consumer.PoisonRecord) =>
-          Effect.zipRight(
-            Effect.sleep("100 millis"),
-            Effect.sync(() => letters.push(JSON.parse(new TextDecoder().decode(letter.data)).i))
-          )
+          Effect.zipRight(Effect.sleep("100 millis"), Effect.sync(() => letters.push(letterValue(letter))))
         )
         const fiber = yield* Consumer.process(
           { ...common, onFailure: { deadLetter: slowSink } },
@@ -461,7 +474,50 @@ describe("Consumer.process", () => {
         const interrupted = yield* Fiber.interrupt(fiber).pipe(Effect.fork)
         yield* until(interrupted, () => false, "100 millis", 30)
         yield* Fiber.join(interrupted)
-        assert.deepStrictEqual(letters.sort((a, b) => a - b), Arr.range(0, 9).map((i) => i * 5))
+        // every poison record is with the sink, or after the checkpoint (delivered again)
+        const after = yield* poisonAfterCheckpoint(store)
+        const missing = Arr.range(0, 9).map((i) => i * 5).filter((i) => !letters.includes(i) && !after.includes(i))
+        assert.deepStrictEqual(missing, [])
+        assert.isAbove(after.length, 0, "the sink had not taken every poison record")
+        // the next run hands the sink the rest
+        const again: Array<number> = []
+        const second = yield* Consumer.process(
+          {
+            ...common,
+            onFailure: {
+              deadLetter: Sink.forEach((l: Consumer.PoisonRecord) => Effect.sync(() => again.push(letterValue(l))))
+            }
+          },
+          ({ value }) => value.i % 5 === 0 ? Effect.fail("poison") : Effect.void
+        ).pipe(Effect.fork)
+        yield* until(second, () => after.every((i) => again.includes(i)))
+        yield* Fiber.interrupt(second)
+        assert.includeMembers(again, after)
+      }).pipe(Effect.provide(env(1, store)))
+    }))
+
+  it.effect("a dead-letter Sink that fails fails the consumer; the records it did not take come again", () =>
+    Effect.gen(function*() {
+      const store = Checkpointer.makeMemoryStore()
+      yield* Effect.gen(function*() {
+        yield* produce(50, 5)
+        const letters: Array<number> = []
+        // the sink fails on the sixth poison record; with order "none" all ten are handed to it at once
+        const failing = Sink.forEach((letter: Consumer.PoisonRecord) =>
+          letterValue(letter) === 25
+            ? Effect.fail({ _tag: "DlqDown" as const })
+            : Effect.sync(() => letters.push(letterValue(letter)))
+        )
+        const fiber = yield* Consumer.process(
+          { ...common, order: "none", onFailure: { deadLetter: failing } },
+          ({ value }) => value.i % 5 === 0 ? Effect.fail("poison") : Effect.void
+        ).pipe(Effect.fork)
+        yield* until(fiber, () => false, "50 millis", 200)
+        assert.deepStrictEqual(failureOf(yield* Fiber.await(fiber)), { _tag: "DlqDown" })
+        const after = yield* poisonAfterCheckpoint(store)
+        assert.include(after, 25, "the checkpoint passed the record the sink failed on")
+        const missing = Arr.range(0, 9).map((i) => i * 5).filter((i) => !letters.includes(i) && !after.includes(i))
+        assert.deepStrictEqual(missing, [], "poison records neither dead-lettered nor to come again")
       }).pipe(Effect.provide(env(1, store)))
     }))
 

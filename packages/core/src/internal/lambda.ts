@@ -8,9 +8,9 @@
  * that have not started are not started, and the response names the Kinesis sequence number of the
  * shard's FIRST failed record, so Lambda retries the shard from it and nothing after it is lost.
  *
- * A dead-letter `Sink` runs for one invocation in a scope of its own, closed (the sink drained) before
- * the response is made: a poison record counts as completed once queued, so the sink's failure while
- * draining must fail the invocation.
+ * A dead-letter `Sink` runs for one invocation and is drained before the response is made: a poison
+ * record completes once the sink pulled again after it, and a sink that fails (even as it drains) fails
+ * the invocation (Lambda delivers the batch again).
  *
  * Owns nothing between invocations but the `ManagedRuntime` of `handler` (built on the first
  * invocation, dropped when it does not build, disposed by `dispose` or SIGTERM) and its `dedupe` window
@@ -18,22 +18,17 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Scope from "effect/Scope"
-import * as Sink from "effect/Sink"
 import { Buffer } from "node:buffer"
-import type { PoisonPolicy, PoisonRecord, ProcessingOptions } from "../Consumer.js"
+import type { ProcessingOptions } from "../Consumer.js"
 import type * as Kinesis from "../Kinesis.js"
 import { InvalidEvent } from "../KinesisError.js"
 import type { BatchResponse, Handler, KinesisEventRecord } from "../Lambda.js"
 import * as Processor from "../Processor.js"
-import { deadLetterOf, decodeWorks, isSink, keyFunction, runnerOf, type Work } from "./consumer/process.js"
+import { deadLetterOf, decodeWorks, keyFunction, runnerOf, type Work } from "./consumer/process.js"
 import { DecodeFailure, Dedupe, makePolicy } from "./process/policy.js"
 import { type Lane, Scheduler } from "./process/scheduler.js"
 
@@ -105,28 +100,6 @@ export const parseEvent = (event: unknown): Effect.Effect<ReadonlyArray<ShardRec
 const sequenceOf = <A>(work: Work<A>): string =>
   work instanceof DecodeFailure ? work.record.sequenceNumber : work.sequenceNumber
 
-/**
- * The dead letter for one invocation: a `Sink` is wrapped so that its end (after `drain`) is known when
- * the response is made — a poison record counts as completed once queued for it, so a sink that fails
- * while taking the queue fails the invocation (the batch comes again) instead of losing the records.
- */
-const withSinkExit = <EL, RL>(
-  onFailure: PoisonPolicy<EL, RL> | undefined
-): {
-  readonly onFailure: PoisonPolicy<EL, RL> | undefined
-  readonly exit: () => Exit.Exit<unknown, EL> | undefined
-} => {
-  if (onFailure === undefined || onFailure === "fail" || !isSink(onFailure.deadLetter)) {
-    return { onFailure, exit: () => undefined }
-  }
-  let exit: Exit.Exit<unknown, EL> | undefined
-  const sink = onFailure.deadLetter as Sink.Sink<unknown, PoisonRecord, unknown, EL, RL>
-  return {
-    onFailure: { deadLetter: Sink.ensuringWith(sink, (end) => Effect.sync(() => (exit = end))) },
-    exit: () => exit
-  }
-}
-
 /** Processes one event: the partial batch response. */
 export const processEvent = <A, E2, R2, EL, RL, RS>(
   event: unknown,
@@ -142,11 +115,9 @@ export const processEvent = <A, E2, R2, EL, RL, RS>(
     const scope = yield* Effect.scope
     // a dead-letter sink that fails (or ends) fails the invocation: Lambda retries the whole batch
     const sinkFailure = yield* Deferred.make<never, EL>()
-    const deadLetterScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-    const sinkExit = withSinkExit(options.onFailure)
     const deadLetter = yield* deadLetterOf<EL, RL>(
-      sinkExit.onFailure,
-      deadLetterScope,
+      options.onFailure,
+      scope,
       (cause) => Deferred.failCause(sinkFailure, cause)
     )
     const policy = makePolicy<A, E2, R2, EL, RL, RS>({
@@ -154,7 +125,7 @@ export const processEvent = <A, E2, R2, EL, RL, RS>(
       aggregator: processor.aggregator,
       handler,
       retry: options.retry,
-      deadLetter,
+      deadLetter: deadLetter.offer,
       dedupe
     })
     // a record that did not complete stops its shard there (the response names its sequence number)
@@ -179,14 +150,8 @@ export const processEvent = <A, E2, R2, EL, RL, RS>(
       Effect.forEach(lanes, (lane) => lane.awaitSettled, { discard: true }),
       Deferred.await(sinkFailure)
     )
-    // the sink takes what is queued and ends before the response says those records completed
-    yield* Scope.close(deadLetterScope, Exit.void)
-    const drained = sinkExit.exit()
-    if (drained !== undefined && Exit.isFailure(drained) && !Cause.isInterruptedOnly(drained.cause)) {
-      return yield* Effect.failCause(drained.cause)
-    }
-    const early = yield* Deferred.poll(sinkFailure)
-    if (early._tag === "Some") yield* early.value
+    // the sink ends before the response: a sink failing as it ends fails the invocation
+    yield* deadLetter.drain
     const batchItemFailures: Array<{ readonly itemIdentifier: string }> = []
     for (const lane of lanes) {
       const failed = lane.firstFailed
@@ -237,8 +202,8 @@ export const handler = <A, E2, R2, EL, RL, RS, LE>(
     try {
       return await current.runPromise(processEvent(event, options, handle, dedupe))
     } catch (error) {
-      // the whole batch comes again: forget what this invocation remembered (a dead letter queued for a
-      // sink that then failed counted as completed)
+      // the whole batch comes again: forget what this invocation remembered (records that completed
+      // before a dead-letter sink failed: they are processed again rather than half-remembered)
       dedupe = newDedupe()
       throw error
     }

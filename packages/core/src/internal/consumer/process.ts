@@ -24,6 +24,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -98,13 +99,21 @@ export const start = <A, E, R, E2, R2, EL, RL, RS>(
     const failure = yield* Deferred.make<never, ConsumerError | E | RecordFailed | DecodeError | EL>()
     const scope = yield* Effect.scope
     const deadLetter = yield* deadLetterOf(onFailure, scope, (cause) => Deferred.failCause(failure, cause))
+    // shutdown, before the final checkpoints (the engine's finalizer runs after this one): the sink takes
+    // what is queued and ends (the records it did not take stay behind the watermark: a failure is logged)
+    yield* Scope.addFinalizer(
+      scope,
+      deadLetter.drain.pipe(Effect.catchAllCause((cause) =>
+        Effect.logError("effect-kinesis Consumer.process: the dead-letter sink failed as it drained", cause)
+      ))
+    )
     const bind = port.bind
     const policy = makePolicy<A, E2, R2, EL, RL, RS>({
       stream: port.streamName,
       aggregator: port.processor.aggregator,
       handler,
       retry,
-      deadLetter,
+      deadLetter: deadLetter.offer,
       dedupe: dedupe === undefined ? undefined : new Dedupe<A>(dedupe.id, dedupe.window),
       metrics: bind === undefined ? undefined : (() => {
         const retried = bind(KinesisMetrics.consumerHandlerRetries)
@@ -115,7 +124,8 @@ export const start = <A, E, R, E2, R2, EL, RL, RS>(
           retried,
           deadLettered: (reason: PoisonRecord["reason"]) =>
             reason === "HandlerFailed" ? handlerFailed(1) : decodeFailed(1),
-          duplicate: () => duplicates(1)
+          duplicate: () =>
+            duplicates(1)
         }
       })()
     })
@@ -267,53 +277,113 @@ export const decodeWorks = <A>(
 const decoderOf = <A, E>(port: ProcessPort<A, E>) => (batch: Batch<A, E>) =>
   decodeWorks(port.processor, batch.records, batch.from, batch.to, batch.reader.shard.shardId, batch.skipThrough)
 
+/** The dead letter of a run: the function per poison record, and the end of a dead-letter `Sink`. @internal */
+export interface DeadLetter<EL, RL> {
+  readonly offer: ((record: PoisonRecord) => Effect.Effect<void, EL, RL>) | undefined
+  /**
+   * A `Sink`'s end: the sink takes what is queued and ends; fails with the sink's failure (now or
+   * earlier), or a defect if it ended before it was asked to. Succeeds at once for any other dead letter.
+   */
+  readonly drain: Effect.Effect<void, EL>
+}
+
+const sinkEndedEarly = () =>
+  Cause.die(new Error("effect-kinesis Consumer.process: the dead-letter sink ended before the consumer"))
+
+/** A poison record queued for a dead-letter `Sink`, with the signal that the sink went past it. */
+interface Letter {
+  readonly record: PoisonRecord
+  readonly taken: Deferred.Deferred<void>
+}
+
+/** Poison records a dead-letter sink gets per pull, at most. */
+const LETTERS_PER_PULL = 64
+
 /**
- * The dead letter as a function per poison record: the user's own (the record completes when its
- * Effect succeeds), or an offer to a bounded queue the user's `Sink` runs from (the record completes
- * once queued; on shutdown the sink gets what is queued before the final checkpoints are written). A
- * failing sink, or one that ends before the consumer, fails the process.
+ * The dead letter: the user's own function per poison record (the record completes when its Effect
+ * succeeds), or a `Sink` fed from a bounded queue. A record handed to a sink completes when the sink
+ * pulls again after it — for a sink that handles what it pulls before pulling more (`Sink.forEach`, and
+ * most), once it was handled — so a checkpoint never passes a poison record the sink did not take: a
+ * sink that fails, or is interrupted, leaves the records it had not gone past to be delivered again.
+ * A sink that fails, or ends before `drain`, calls `fail` at once (the run fails); `drain` reports the
+ * same. The sink's fiber lives in `scope`.
  */
 export const deadLetterOf = <EL, RL>(
   onFailure: ProcessOptions<unknown, never, never, never, EL, RL, never>["onFailure"],
   scope: Scope.Scope,
   fail: (cause: Cause.Cause<EL>) => Effect.Effect<unknown>
-): Effect.Effect<((record: PoisonRecord) => Effect.Effect<void, EL, RL>) | undefined, never, RL> =>
+): Effect.Effect<DeadLetter<EL, RL>, never, RL> =>
   Effect.gen(function*() {
-    if (onFailure === undefined || onFailure === "fail") return undefined
+    if (onFailure === undefined || onFailure === "fail") return { offer: undefined, drain: Effect.void }
     const target = onFailure.deadLetter
-    if (!isSink(target)) return target
+    if (!isSink(target)) return { offer: target, drain: Effect.void }
     const sink = target as Sink.Sink<unknown, PoisonRecord, unknown, EL, RL>
-    const queue = yield* Queue.bounded<PoisonRecord | typeof END>(defaults.deadLetterQueue)
-    let closing = false
-    const fiber = yield* Stream.fromQueue(queue).pipe(
-      Stream.takeWhile((letter): letter is PoisonRecord => letter !== END),
-      Stream.run(sink),
-      Effect.forkIn(scope)
-    )
-    yield* Fiber.await(fiber).pipe(
-      Effect.flatMap((exit) =>
-        Exit.isFailure(exit)
-          ? Cause.isInterruptedOnly(exit.cause) ? Effect.void : fail(exit.cause)
-          : closing
-          ? Effect.void
-          : fail(
-            Cause.die(new Error("effect-kinesis Consumer.process: the dead-letter sink ended before the consumer"))
+    const queue = yield* Queue.bounded<Letter | typeof END>(defaults.deadLetterQueue)
+    /** The letters of the sink's last pull: taken once it pulls again (or ends). */
+    let pulled: ReadonlyArray<Letter> = []
+    const release = () => {
+      for (const letter of pulled) Deferred.unsafeDone(letter.taken, Exit.void)
+      pulled = []
+    }
+    const pull: Effect.Effect<Chunk.Chunk<PoisonRecord>, Option.Option<never>> = Effect.suspend(() => {
+      release()
+      return Effect.flatMap(Queue.takeBetween(queue, 1, LETTERS_PER_PULL), (chunk) => {
+        const letters: Array<Letter> = []
+        let ended = false
+        for (const item of chunk) {
+          if (item === END) ended = true
+          else letters.push(item)
+        }
+        pulled = letters
+        if (letters.length === 0 && ended) return Effect.fail(Option.none())
+        // (an END among letters: they go out first, and the next pull finds the queue ended)
+        if (ended) {
+          return Effect.zipRight(
+            Queue.offer(queue, END),
+            Effect.succeed(Chunk.map(Chunk.unsafeFromArray(letters), (l) => l.record))
           )
-      ),
+        }
+        return Effect.succeed(Chunk.map(Chunk.unsafeFromArray(letters), (l) => l.record))
+      })
+    })
+    let draining = false
+    const fiber = yield* Stream.repeatEffectChunkOption(pull).pipe(
+      Stream.run(sink),
+      // the sink ended having gone past the last letters it pulled
+      Effect.tap(() => Effect.sync(release)),
       Effect.forkIn(scope)
     )
-    // shutdown: the sink takes what is queued, then ends (before the final checkpoints)
-    yield* Scope.addFinalizer(
-      scope,
-      Effect.suspend(() => {
-        closing = true
-        // (a sink that already ended takes nothing more: do not wait on its full queue)
-        return Effect.asVoid(
-          Effect.raceFirst(Effect.zipRight(Queue.offer(queue, END), Fiber.await(fiber)), Fiber.await(fiber))
-        )
-      })
+    /** The sink's end as the callers see it: its failure, or a defect if it ended unasked. */
+    const outcome = (exit: Exit.Exit<unknown, EL>, asked: boolean): Cause.Cause<EL> | undefined =>
+      Exit.isFailure(exit)
+        ? Cause.isInterruptedOnly(exit.cause) ? undefined : exit.cause
+        : asked
+        ? undefined
+        : sinkEndedEarly()
+    yield* Fiber.await(fiber).pipe(
+      Effect.flatMap((exit) => {
+        const cause = outcome(exit, draining)
+        return cause === undefined ? Effect.void : fail(cause)
+      }),
+      Effect.forkIn(scope)
     )
-    return (record: PoisonRecord) => Queue.offer(queue, record)
+    const drain: Effect.Effect<void, EL> = Effect.suspend(() => {
+      // a sink that ended before being asked lost what was queued since
+      const asked = fiber.unsafePoll() === null
+      draining = true
+      return Effect.raceFirst(
+        // (a sink that already ended takes nothing more: do not wait on its full queue)
+        Effect.zipRight(Queue.offer(queue, END), Fiber.await(fiber)),
+        Fiber.await(fiber)
+      ).pipe(Effect.flatMap((exit) => {
+        const cause = outcome(exit, asked)
+        return cause === undefined ? Effect.void : Effect.failCause(cause)
+      }))
+    })
+    const offer = (record: PoisonRecord) =>
+      Effect.flatMap(Deferred.make<void>(), (taken) =>
+        Effect.zipRight(Queue.offer(queue, { record, taken }), Deferred.await(taken)))
+    return { offer, drain }
   })
 
 const END: unique symbol = Symbol("effect-kinesis/process/end")
