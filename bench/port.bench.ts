@@ -5,10 +5,17 @@
  * process's CPU time (`process.cpuUsage()`) is the client's alone. The primary figure is client CPU per
  * record; wall time is reported for the SDK mode's overhead row (it includes the server).
  */
-import { GetRecordsCommand, GetShardIteratorCommand, PutRecordsCommand } from "@aws-sdk/client-kinesis"
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  PutRecordsCommand
+} from "@aws-sdk/client-kinesis"
 import { Checkpointer, Consumer, Kinesis, Processor, Producer, StreamAddress } from "@effect-kinesis/core"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
+import { spawn } from "node:child_process"
 import { Session } from "node:inspector/promises"
+import { fileURLToPath } from "node:url"
 import { median, type Row, type Suite } from "./harness.js"
 import * as KinesaliteProcess from "./kinesaliteProcess.js"
 
@@ -19,7 +26,10 @@ const ROUNDS = 8
 const READ_RECORDS = 10_000
 /** Records of the end-to-end cases (producer sink, consumer stream), ~1 KiB of JSON each, 4 shards. */
 const E2E_RECORDS = 20_000
-const E2E_ROUNDS = 9
+/** Child processes per side of the end-to-end cases (alternating), and the rounds each measures after a warm-up. */
+const E2E_CHILDREN = 3
+const E2E_ROUNDS = 7
+const E2E_WARMUP = 3
 /** Bytes between two samples of the allocation profiler (smaller: more exact, slower). */
 const SAMPLING_INTERVAL = 256
 
@@ -107,6 +117,154 @@ const cpuRows = (
     }
   })
 
+const CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" }
+
+/** A client on kinesalite, the port in each mode, and fresh streams (each deletes the one before). */
+const connect = async (endpoint: string, scope: Scope.Scope) => {
+  const client = await Effect.runPromise(Scope.extend(
+    Kinesis.makeClient({ endpoint, region: "us-east-1", credentials: CREDENTIALS }),
+    scope
+  ))
+  const ports: Record<Kinesis.DataPlane, Kinesis.Service> = {
+    cbor: Kinesis.fromClient(client, { dataPlane: "cbor" }),
+    json: Kinesis.fromClient(client, { dataPlane: "json" }),
+    sdk: Kinesis.fromClient(client, { dataPlane: "sdk" })
+  }
+  const control = ports.sdk
+  // a fresh stream per round keeps kinesalite's memory flat (it deletes the previous one)
+  let current: StreamAddress.StreamAddress | undefined
+  let counter = 0
+  const freshStream = (shardCount = 1) =>
+    Effect.runPromise(Effect.gen(function*() {
+      if (current !== undefined) yield* control.deleteStream({ stream: current })
+      const name = `bench-port-${process.pid}-${counter++}`
+      yield* Kinesis.createStream({ streamName: name, shardCount, waitUntilActive: true }).pipe(
+        Effect.provideService(Kinesis.Kinesis, control)
+      )
+      current = StreamAddress.unsafeMake(name)
+    }))
+  const currentStream = (): StreamAddress.StreamName => {
+    if (current === undefined || current._tag !== "StreamName") throw new Error("no stream yet")
+    return current
+  }
+  return { client, ports, control, freshStream, currentStream }
+}
+
+type E2eSide = "ours" | "raw"
+/** The phase an end-to-end child measures: writing (ours unpaced or paced), or reading a filled stream. */
+type E2ePhase = "produce" | "paced" | "consume"
+
+const e2ePayload = "x".repeat(1000)
+const e2eValues = Array.from({ length: E2E_RECORDS }, (_, id) => ({ id, payload: e2ePayload }))
+
+/** The raw loop as an application writes it: serialise, one PutRecords of 500 at a time, failures re-sent. */
+const rawProduce = async (client: KinesisClient, stream: string) => {
+  const encoder = new TextEncoder()
+  for (let i = 0; i < E2E_RECORDS; i += RECORDS) {
+    let pending = e2eValues.slice(i, i + RECORDS).map((v) => ({
+      Data: encoder.encode(JSON.stringify(v)),
+      PartitionKey: `k-${v.id}`
+    }))
+    while (pending.length > 0) {
+      const out = await client.send(new PutRecordsCommand({ StreamName: stream, Records: pending }))
+      pending = pending.filter((_, i) => out.Records?.[i]?.ErrorCode !== undefined)
+    }
+  }
+}
+
+/**
+ * In a child process: `side`'s `phase` against kinesalite at `endpoint`, E2E_WARMUP + E2E_ROUNDS times;
+ * prints the median client CPU µs per run after the warm-up. Writing fills a fresh 4-shard stream per
+ * round (the producer sink with \`Processor.json\`, or the raw PutRecords loop); reading reads \`stream\`
+ * (filled by the parent) whole from TRIM_HORIZON (\`Consumer.stream\`, or the raw GetRecords loop). Each side
+ * and phase in processes of their own: in one process, one side's garbage (10 MB responses, 20,000
+ * values) is collected on the other's time.
+ */
+const e2eChild = async (side: E2eSide, phase: E2ePhase, endpoint: string, stream: string): Promise<number> => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const { client, control, currentStream, freshStream, ports } = await connect(endpoint, scope)
+    const ourProduce = (paced: boolean) => () =>
+      Effect.runPromise(
+        Stream.fromIterable(e2eValues).pipe(
+          Stream.run(
+            Producer.sink({
+              stream: currentStream(),
+              processor: Processor.json,
+              partitionKey: (v) => `k-${(v as { readonly id: number }).id}`,
+              ...(paced ? {} : { shardLimits: false })
+            })
+          ),
+          Effect.provideService(Kinesis.Kinesis, ports.cbor)
+        )
+      )
+    const address = StreamAddress.unsafeMake(stream)
+    const shards = phase === "consume" ? await Effect.runPromise(control.listShards({ stream: address })) : []
+    const rawConsume = async () => {
+      let n = 0
+      for (const { shardId } of shards) {
+        let iterator = (await client.send(
+          new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: "TRIM_HORIZON" })
+        )).ShardIterator
+        for (;;) {
+          const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
+          for (const r of out.Records ?? []) JSON.parse(new TextDecoder().decode(r.Data))
+          n += out.Records?.length ?? 0
+          iterator = out.NextShardIterator
+          if ((out.Records?.length ?? 0) === 0) break
+        }
+      }
+      if (n !== E2E_RECORDS) throw new Error(`raw consumer read ${n} records`)
+    }
+    const ourConsume = () =>
+      Effect.runPromise(
+        Consumer.stream({ stream: address, processor: Processor.json, idleDelay: "50 millis" }).pipe(
+          Stream.take(E2E_RECORDS),
+          Stream.runDrain,
+          Effect.provide(Layer.merge(Layer.succeed(Kinesis.Kinesis, ports.cbor), Checkpointer.layerMemory()))
+        )
+      )
+    const run = phase === "consume"
+      ? side === "ours" ? ourConsume : rawConsume
+      : side === "ours"
+      ? ourProduce(phase === "paced")
+      : () => rawProduce(client, currentStream().name)
+    const samples: Array<number> = []
+    for (let round = 0; round < E2E_WARMUP + E2E_ROUNDS; round++) {
+      if (phase !== "consume") await freshStream(4)
+      const start = process.cpuUsage()
+      await run()
+      const d = process.cpuUsage(start)
+      if (round >= E2E_WARMUP) samples.push(d.user + d.system)
+    }
+    if (phase !== "consume") await Effect.runPromise(control.deleteStream({ stream: currentStream() }))
+    if (process.env.BENCH_VERBOSE) {
+      console.error(`${side} ${phase}: ${samples.map((x) => (x / E2E_RECORDS).toFixed(1)).join(" ")} µs/record`)
+    }
+    return median(samples)
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+const runE2eChild = (side: E2eSide, phase: E2ePhase, endpoint: string, stream: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", fileURLToPath(import.meta.url), "--e2e-child", side, phase, endpoint, stream],
+      { stdio: ["ignore", "pipe", "inherit"] }
+    )
+    let out = ""
+    child.stdout.on("data", (chunk: Uint8Array) => {
+      out += new TextDecoder().decode(chunk)
+    })
+    child.on("error", reject)
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(Number(out.trim().split("\n").pop()))
+        : reject(new Error(`the ${side} ${phase} child exited with ${code}`)))
+  })
+
 const suite: Suite = {
   name: "port",
   description: "`Kinesis.putRecords`/`getRecords` in each data-plane mode vs a raw `client.send` loop on the same " +
@@ -116,30 +274,7 @@ const suite: Suite = {
     const server = await KinesaliteProcess.start()
     const scope = Effect.runSync(Scope.make())
     try {
-      const client = await Effect.runPromise(Scope.extend(
-        Kinesis.makeClient({ endpoint: server.endpoint, region: server.region, credentials: server.credentials }),
-        scope
-      ))
-      const ports: Record<Kinesis.DataPlane, Kinesis.Service> = {
-        cbor: Kinesis.fromClient(client, { dataPlane: "cbor" }),
-        json: Kinesis.fromClient(client, { dataPlane: "json" }),
-        sdk: Kinesis.fromClient(client, { dataPlane: "sdk" })
-      }
-      const control = ports.sdk
-
-      // a fresh one-shard stream per round keeps kinesalite's memory flat (it deletes the previous one)
-      let current: StreamAddress.StreamAddress | undefined
-      let counter = 0
-      const freshStream = (shardCount = 1) =>
-        Effect.runPromise(Effect.gen(function*() {
-          if (current !== undefined) yield* control.deleteStream({ stream: current })
-          const name = `bench-port-${process.pid}-${counter++}`
-          yield* Kinesis.createStream({ streamName: name, shardCount, waitUntilActive: true }).pipe(
-            Effect.provideService(Kinesis.Kinesis, control)
-          )
-          current = StreamAddress.unsafeMake(name)
-        }))
-
+      const { client, currentStream, freshStream, ports } = await connect(server.endpoint, scope)
       const putCase = async (size: number) => {
         const records = Array.from({ length: RECORDS }, (_, i) => ({
           data: new Uint8Array(size).fill(i % 256),
@@ -149,9 +284,9 @@ const suite: Suite = {
         return rounds(2, async (side) => {
           for (let i = 0; i < BATCHES_PER_ROUND; i++) {
             if (side === "raw") {
-              await client.send(new PutRecordsCommand({ StreamName: current!.name, Records: sdkRecords }))
+              await client.send(new PutRecordsCommand({ StreamName: currentStream().name, Records: sdkRecords }))
             } else {
-              await Effect.runPromise(ports[side].putRecords({ stream: current!, records }))
+              await Effect.runPromise(ports[side].putRecords({ stream: currentStream(), records }))
             }
           }
         }, () => freshStream())
@@ -167,12 +302,12 @@ const suite: Suite = {
       const putHeap = {
         raw: await heapAllocated(async () => {
           for (let i = 0; i < BATCHES_PER_ROUND; i++) {
-            await client.send(new PutRecordsCommand({ StreamName: current!.name, Records: putSdk1k }))
+            await client.send(new PutRecordsCommand({ StreamName: currentStream().name, Records: putSdk1k }))
           }
         }),
         cbor: await heapAllocated(async () => {
           for (let i = 0; i < BATCHES_PER_ROUND; i++) {
-            await Effect.runPromise(ports.cbor.putRecords({ stream: current!, records: putRecords1k }))
+            await Effect.runPromise(ports.cbor.putRecords({ stream: currentStream(), records: putRecords1k }))
           }
         })
       }
@@ -185,14 +320,14 @@ const suite: Suite = {
         PartitionKey: `key-${i}`
       }))
       for (let i = 0; i < READ_RECORDS / RECORDS; i++) {
-        await client.send(new PutRecordsCommand({ StreamName: current!.name, Records: readRecords }))
+        await client.send(new PutRecordsCommand({ StreamName: currentStream().name, Records: readRecords }))
       }
       const shardId = "shardId-000000000000"
       /** A TRIM_HORIZON iterator through the SDK's command (the raw loops). */
       const rawIterator = async (shardId: string) =>
         (await client.send(
           new GetShardIteratorCommand({
-            StreamName: current!.name,
+            StreamName: currentStream().name,
             ShardId: shardId,
             ShardIteratorType: "TRIM_HORIZON"
           })
@@ -212,7 +347,7 @@ const suite: Suite = {
         const port = ports[side]
         await Effect.runPromise(Effect.gen(function*() {
           let iterator: string | undefined = yield* port.getShardIterator({
-            stream: current!,
+            stream: currentStream(),
             shardId,
             position: { type: "TRIM_HORIZON" }
           })
@@ -227,92 +362,33 @@ const suite: Suite = {
       const get = await rounds(2, (side) => readWhole(side)())
       const getHeap = { raw: await heapAllocated(readWhole("raw")), cbor: await heapAllocated(readWhole("cbor")) }
 
-      // end to end: Stream.run(Producer.sink) with Processor.json into 4 shards, and Consumer.stream reading
-      // them back, in CBOR mode, against the raw SDK loops doing the same traffic
-      const payload = "x".repeat(1000)
-      const values = Array.from({ length: E2E_RECORDS }, (_, id) => ({ id, payload }))
-      const encoder = new TextEncoder()
-      // the end-to-end cases use four shards
-      const e2eStream = () => freshStream(4)
+      // end to end: each side and phase in child processes of its own (see e2eChild), alternating
+      await freshStream(4)
+      for (let i = 0; i < E2E_RECORDS / RECORDS; i++) {
+        await client.send(
+          new PutRecordsCommand({
+            StreamName: currentStream().name,
+            Records: e2eValues.slice(i * RECORDS, (i + 1) * RECORDS).map((v) => ({
+              Data: new TextEncoder().encode(JSON.stringify(v)),
+              PartitionKey: `k-${v.id}`
+            }))
+          })
+        )
+      }
+      const filled = currentStream().name
       const e2e = {
         produce: { ours: new Array<number>(), raw: new Array<number>() },
         paced: { ours: new Array<number>(), raw: new Array<number>() },
         consume: { ours: new Array<number>(), raw: new Array<number>() }
       }
-      const cpu = async (f: () => Promise<unknown>) => {
-        const start = process.cpuUsage()
-        await f()
-        const d = process.cpuUsage(start)
-        return d.user + d.system
-      }
-      const rawProduce = async () => {
-        // the raw loop as an application writes it: serialise, one PutRecords of 500 at a time, failures re-sent
-        for (let i = 0; i < E2E_RECORDS; i += RECORDS) {
-          let pending = values.slice(i, i + RECORDS).map((v) => ({
-            Data: encoder.encode(JSON.stringify(v)),
-            PartitionKey: `k-${v.id}`
-          }))
-          while (pending.length > 0) {
-            const out = await client.send(new PutRecordsCommand({ StreamName: current!.name, Records: pending }))
-            pending = pending.filter((_, i) => out.Records?.[i]?.ErrorCode !== undefined)
+      for (let child = 0; child < E2E_CHILDREN; child++) {
+        for (const phase of ["produce", "consume"] as const) {
+          for (const side of child % 2 === 0 ? (["ours", "raw"] as const) : (["raw", "ours"] as const)) {
+            e2e[phase][side].push(await runE2eChild(side, phase, server.endpoint, filled))
           }
         }
-      }
-      const ourProduce = (paced: boolean) => () =>
-        Effect.runPromise(
-          Stream.fromIterable(values).pipe(
-            Stream.run(
-              Producer.sink({
-                stream: current!,
-                processor: Processor.json,
-                partitionKey: (v) => `k-${(v as { readonly id: number }).id}`,
-                ...(paced ? {} : { shardLimits: false })
-              })
-            ),
-            Effect.provideService(Kinesis.Kinesis, ports.cbor)
-          )
-        )
-      const shardIds = async () =>
-        (await Effect.runPromise(control.listShards({ stream: current! }))).map((shard) => shard.shardId)
-      const rawConsume = async () => {
-        let n = 0
-        for (const shardId of await shardIds()) {
-          let iterator = await rawIterator(shardId)
-          for (;;) {
-            const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
-            for (const r of out.Records ?? []) JSON.parse(new TextDecoder().decode(r.Data))
-            n += out.Records?.length ?? 0
-            iterator = out.NextShardIterator
-            if ((out.Records?.length ?? 0) === 0) break
-          }
-        }
-        if (n !== E2E_RECORDS) throw new Error(`raw consumer read ${n} records`)
-      }
-      const ourConsume = () =>
-        Effect.runPromise(
-          Consumer.stream({ stream: current!, processor: Processor.json, idleDelay: "50 millis" }).pipe(
-            Stream.take(E2E_RECORDS),
-            Stream.runDrain,
-            Effect.provide(Layer.merge(Layer.succeed(Kinesis.Kinesis, ports.cbor), Checkpointer.layerMemory()))
-          )
-        )
-      for (let round = 0; round < E2E_ROUNDS + 1; round++) {
-        // each side fills its own fresh stream, then reads it back; ours also produces once paced at AWS's limits
-        for (const side of round % 2 === 0 ? (["ours", "raw"] as const) : (["raw", "ours"] as const)) {
-          await e2eStream()
-          const produced = await cpu(side === "ours" ? ourProduce(false) : rawProduce)
-          const consumed = await cpu(side === "ours" ? ourConsume : rawConsume)
-          if (round > 0) {
-            e2e.produce[side].push(produced)
-            e2e.consume[side].push(consumed)
-          }
-        }
-        await e2eStream()
-        const paced = await cpu(ourProduce(true))
-        if (round > 0) {
-          e2e.paced.ours.push(paced)
-          e2e.paced.raw.push(e2e.produce.raw[e2e.produce.raw.length - 1]!)
-        }
+        e2e.paced.ours.push(await runE2eChild("ours", "paced", server.endpoint, filled))
+        e2e.paced.raw.push(e2e.produce.raw[e2e.produce.raw.length - 1]!)
       }
       const e2eRow = (what: "produce" | "paced" | "consume", label: string, goal: boolean): Row => {
         const r = median(e2e[what].ours.map((x, i) => x / e2e[what].raw[i]!))
@@ -410,9 +486,15 @@ const suite: Suite = {
   PutRecords, as fast as kinesalite takes them (it enforces no limits). The goal row turns the producer's pacing off
   (\`shardLimits: false\`) so that both send full requests; with the default pacing at AWS's limits (1,000 records/s
   per shard) the producer sends what each shard may take as it comes, in smaller requests, each with its fixed cost
-  (signature, HTTP). The consumer reads them back with \`Processor.json\` and a memory checkpointer; the raw loop reads
-  every shard with GetRecords (SDK) and parses each record's JSON. ${E2E_ROUNDS} alternated rounds after one warm-up,
-  each side on a fresh stream.
+  (signature, HTTP). The consumer reads a 4-shard stream holding the same ${
+          E2E_RECORDS.toLocaleString("en-US")
+        } values (written once beforehand) with
+  \`Processor.json\` and a memory checkpointer; the raw loop reads every shard with GetRecords (SDK) and parses each
+  record's JSON.
+- Each side and phase (write, read) runs in child processes of its own: ${E2E_CHILDREN} per side, alternating which
+  goes first; each measures ${E2E_ROUNDS} runs after ${E2E_WARMUP} warm-up runs (a fresh stream per write) and reports
+  the median; the ratio is the median of the children's ratios. In one process, one side's garbage (10 MB responses,
+  20,000 values) was collected on the other's time, and the read after a write paid for the write's garbage.
 - Heap allocated: V8's sampling heap profiler (one sample per ~${SAMPLING_INTERVAL} B, collected objects included)
   around one more pass of each side, untimed. Record data live in ArrayBuffers, outside the heap: by
   construction the CBOR put copies each record's bytes once (into the request body) and the CBOR read copies
@@ -427,3 +509,15 @@ const suite: Suite = {
 }
 
 export default suite
+
+const e2eAt = process.argv.indexOf("--e2e-child")
+if (e2eAt >= 0) {
+  const [side, phase, endpoint, stream] = process.argv.slice(e2eAt + 1)
+  e2eChild(side as E2eSide, phase as E2ePhase, endpoint!, stream!).then(
+    (out) => process.stdout.write(`${out}\n`),
+    (error) => {
+      console.error(error)
+      process.exit(1)
+    }
+  )
+}

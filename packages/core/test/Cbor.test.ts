@@ -306,6 +306,84 @@ describe("cbor decode", () => {
   )
 })
 
+/** `bytes` cut at `cuts` (sorted offsets), as a socket would deliver it. */
+const chunked = (bytes: Uint8Array, cuts: ReadonlyArray<number>): Array<Uint8Array> => {
+  const out: Array<Uint8Array> = []
+  let at = 0
+  for (const cut of [...cuts, bytes.length]) {
+    // each chunk in a buffer of its own, as each socket read is
+    out.push(Uint8Array.from(bytes.subarray(at, cut)))
+    at = cut
+  }
+  return out
+}
+
+describe("cbor decode over chunks", () => {
+  const body = encode({
+    Records: [
+      { Data: new Uint8Array(300).fill(7), PartitionKey: "a", SequenceNumber: "49".repeat(28) },
+      {
+        Data: new Uint8Array(0),
+        PartitionKey: "ünïcödé",
+        ApproximateArrivalTimestamp: tag({ tag: 1, value: 1700000000000 })
+      },
+      { Data: Uint8Array.from({ length: 70_000 }, (_, i) => i % 251), PartitionKey: "big" }
+    ],
+    MillisBehindLatest: 2 ** 40 + 1,
+    Half: 1.5,
+    NextShardIterator: "x".repeat(100)
+  })
+  const whole = decode(body)
+
+  it("reads a body cut at every byte into two chunks as it reads it whole", () => {
+    // every cut of the first 400 bytes (heads, keys, a record's data, the second record), then every 97th
+    for (let cut = 0; cut <= body.length; cut += cut < 400 || cut > body.length - 200 ? 1 : 97) {
+      assert.deepStrictEqual(decode(chunked(body, [cut])), whole, `cut at ${cut}`)
+    }
+  })
+
+  it.prop(
+    "reads a body cut into any chunks (empty ones included) as it reads it whole",
+    [fc.uniqueArray(fc.integer({ min: 0, max: body.length }), { maxLength: 40 }), fc.nat({ max: 3 })],
+    ([cuts, empties]) => {
+      const chunks = chunked(body, [...cuts].sort((a, b) => a - b))
+      for (let i = 0; i < empties; i++) chunks.splice(i * 2, 0, new Uint8Array(0))
+      assert.deepStrictEqual(decode(chunks), whole)
+    }
+  )
+
+  it("gives data inside one chunk as a view into it, and copies only data that straddle two", () => {
+    const item = hex("a2 64 44617461 44 01020304 65 4f74686572 42 0506")
+    // the first chunk ends inside "Data"'s bytes; "Other" lies whole in the second
+    const chunks = chunked(item, [9])
+    const out = decode(chunks) as { Data: Uint8Array; Other: Uint8Array }
+    assert.deepStrictEqual(Array.from(out.Data), [1, 2, 3, 4])
+    assert.notStrictEqual(out.Data.buffer, chunks[0]!.buffer)
+    assert.notStrictEqual(out.Data.buffer, chunks[1]!.buffer)
+    assert.deepStrictEqual(Array.from(out.Other), [5, 6])
+    assert.strictEqual(out.Other.buffer, chunks[1]!.buffer)
+    assert.strictEqual(out.Other.byteOffset, 18 - 9)
+  })
+
+  it("throws CborError, with the position in the whole body, on a body truncated at any chunk", () => {
+    const cut = body.subarray(0, body.length - 5)
+    for (const at of [1, 100, cut.length - 1]) {
+      assert.throws(() => decode(chunked(cut, [at])), CborError, "truncated")
+    }
+    const error = (() => {
+      try {
+        decode(chunked(hex("82 01 1c"), [2]))
+      } catch (e) {
+        return e as CborError
+      }
+    })()
+    assert.instanceOf(error, CborError)
+    assert.include(error!.message, "at byte 2")
+    assert.throws(() => decode(chunked(hex("01 02"), [1])), CborError, "1 bytes after the item")
+    assert.isUndefined(decode([new Uint8Array(0), new Uint8Array(0)]))
+  })
+})
+
 // ---------------------------------------------------------------------------------------------
 // request bodies
 // ---------------------------------------------------------------------------------------------
@@ -529,6 +607,66 @@ describe("response readers", () => {
       parentShards: ["shardId-000000000000"],
       hashKeyRange: { startingHashKey: "0", endingHashKey: "170141183460469231731687303715884105727" }
     }])
+  })
+
+  it.prop(
+    "getRecordsResponseCbor (fields read in place, over any chunks) gives what the general reader gives",
+    [
+      fc.array(
+        fc.record({
+          SequenceNumber: fc.stringMatching(/^[0-9]{1,56}$/),
+          Data: fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.base64String({ maxLength: 40 })),
+          PartitionKey: fc.string({ minLength: 1, maxLength: 40, unit: "grapheme" }),
+          ApproximateArrivalTimestamp: fc.oneof(fc.constant(ms), fc.constant(1700000000.5)),
+          EncryptionType: fc.constantFrom("NONE", "KMS"),
+          Unknown: fc.jsonValue({ maxDepth: 1 })
+        }, { requiredKeys: ["SequenceNumber", "Data", "PartitionKey"] }),
+        { maxLength: 12 }
+      ),
+      fc.option(fc.string(), { nil: undefined }),
+      fc.uniqueArray(fc.nat({ max: 3_000 }), { maxLength: 6 })
+    ],
+    ([records, next, cuts]) => {
+      const body = encode({
+        Records: records,
+        ...(next === undefined ? {} : { NextShardIterator: next }),
+        MillisBehindLatest: 7,
+        ChildShards: [{
+          ShardId: "s1",
+          ParentShards: ["s0"],
+          HashKeyRange: { StartingHashKey: "0", EndingHashKey: "9" }
+        }]
+      })
+      const expected = Records.getRecordsResponse(Records.parse("cbor", body))
+      const inPlace = Records.getRecordsResponseCbor(
+        chunked(body, cuts.filter((c) => c <= body.length).sort((a, b) => a - b))
+      )
+      const plain = (r: Kinesis.GetRecordsResponse) => ({
+        ...r,
+        records: r.records.map((x) => ({ ...x, data: Array.from(x.data) }))
+      })
+      assert.deepStrictEqual(plain(inPlace), plain(expected))
+    }
+  )
+
+  it("getRecordsResponseCbor reads indefinite-length maps and arrays, and rejects what is not a GetRecords body", () => {
+    // {_ "Records": [_ {_ "SequenceNumber": "1", "Data": h'01', "PartitionKey": "a"} ], "MillisBehindLatest": 3 }
+    const indefinite = hex(
+      "bf 67 5265636f726473 9f bf 6e 53657175656e63654e756d626572 61 31 64 44617461 41 01 " +
+        "6c 506172746974696f6e4b6579 61 61 ff ff 72 4d696c6c6973426568696e644c6174657374 03 ff"
+    )
+    const out = Records.getRecordsResponseCbor([indefinite])
+    assert.deepStrictEqual(out.records.map((r) => [r.sequenceNumber, Array.from(r.data), r.partitionKey]), [[
+      "1",
+      [1],
+      "a"
+    ]])
+    assert.strictEqual(out.millisBehindLatest, 3)
+    assert.deepStrictEqual(Records.getRecordsResponseCbor([]).records, [])
+    assert.throws(() => Records.getRecordsResponseCbor([hex("80")]), Records.MalformedResponse)
+    assert.throws(() => Records.getRecordsResponseCbor([encode({ Records: [1] })]), Records.MalformedResponse)
+    assert.throws(() => Records.getRecordsResponseCbor([hex("a1 67 5265636f726473 81")]), CborError)
+    assert.throws(() => Records.getRecordsResponseCbor([hex("a0 00")]), CborError)
   })
 
   it("putRecordsResponse reads successes, failures and the encryption type", () => {

@@ -413,7 +413,9 @@ export const fromClient = (
           abortSignal,
           meta
         )
-        return Records.getRecordsResponse(Records.parse(direct.format, out))
+        return direct.format === "cbor"
+          ? Records.getRecordsResponseCbor(out)
+          : Records.getRecordsResponse(Records.parse(direct.format, out))
       })
 
   const getShardIterator = (request: Kinesis.GetShardIteratorRequest) =>

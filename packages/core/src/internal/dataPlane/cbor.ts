@@ -120,6 +120,10 @@ export class CborError extends Error {
 
 const textDecoder = new TextDecoder("utf-8", { fatal: true })
 
+const EMPTY = new Uint8Array(0)
+const EMPTY_VIEW = new DataView(EMPTY.buffer)
+const EMPTY_BUFFER = Buffer.alloc(0)
+
 /** CBOR's "break" stop code, ending an indefinite-length item. */
 const BREAK = Symbol("break")
 
@@ -147,24 +151,122 @@ const shortAscii = (b: Uint8Array, start: number, end: number): string => {
     }
     if (same) return cached
   }
-  let out = ""
-  for (let i = start; i < end; i++) out += String.fromCharCode(b[i]!)
+  const out = latin1Of(b).toString("latin1", start, end)
   cache[slot] = out
   return out
 }
 
-class Reader {
+/** `b` as a Buffer over the same bytes (no copy), for its latin1 decoding. */
+const latin1Of = (b: Uint8Array): Buffer => Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+
+/**
+ * The map keys of the Kinesis data plane's responses, by length: a key is recognised by comparing its
+ * bytes (one pass, no hashing, nothing allocated) before the general path for text.
+ */
+const KNOWN_KEYS: ReadonlyArray<ReadonlyArray<string>> = (() => {
+  const keys = [
+    "Records",
+    "NextShardIterator",
+    "MillisBehindLatest",
+    "ChildShards",
+    "SequenceNumber",
+    "ApproximateArrivalTimestamp",
+    "Data",
+    "PartitionKey",
+    "EncryptionType",
+    "ShardId",
+    "ParentShards",
+    "HashKeyRange",
+    "StartingHashKey",
+    "EndingHashKey",
+    "FailedRecordCount",
+    "ErrorCode",
+    "ErrorMessage",
+    "__type",
+    "message"
+  ]
+  const byLength: Array<Array<string>> = []
+  for (const key of keys) (byLength[key.length] ??= []).push(key)
+  return byLength
+})()
+
+/**
+ * A reader over a body that arrived as a list of chunks (the socket's reads), decoded in place: nothing
+ * joins the chunks into one buffer (for a 10 MB GetRecords response that copy, onto freshly mapped
+ * pages, cost more CPU than decoding it). Every read is preceded by `need(n)`; when the next `n` bytes
+ * run past the current chunk, they alone are copied into a segment of their own (a record whose bytes
+ * straddle two socket reads: a few per response), and reading goes on in the next chunk after them.
+ */
+export class Reader {
+  /** The segment being read: one chunk, or the bytes joined across a chunk boundary. */
+  bytes: Uint8Array = EMPTY
   offset = 0
-  readonly view: DataView
+  view: DataView = EMPTY_VIEW
   /** The same bytes as a Buffer (no copy), for its latin1 decoding. */
-  readonly latin1: Buffer
-  constructor(readonly bytes: Uint8Array) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    this.latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  latin1: Buffer = EMPTY_BUFFER
+  /** The next chunk to read after the segment (its unread part: a chunk is cut when a join took its head). */
+  next = 0
+  /** Bytes of the body before the segment (for positions in error messages). */
+  before = 0
+  readonly chunks: Array<Uint8Array>
+  constructor(chunks: ReadonlyArray<Uint8Array>) {
+    this.chunks = chunks.slice()
+  }
+
+  /** The reader's position in the whole body. */
+  position(): number {
+    return this.before + this.offset
+  }
+
+  /** Bytes left to read after the position. */
+  remaining(): number {
+    return this.bytes.length - this.offset + this.remainingAfter()
+  }
+
+  enter(segment: Uint8Array): void {
+    this.before += this.bytes.length
+    this.bytes = segment
+    this.offset = 0
+    this.view = new DataView(segment.buffer, segment.byteOffset, segment.byteLength)
+    this.latin1 = Buffer.from(segment.buffer, segment.byteOffset, segment.byteLength)
   }
 
   need(n: number): void {
-    if (this.offset + n > this.bytes.length) throw new CborError(`CBOR: truncated at byte ${this.offset}`)
+    if (this.offset + n > this.bytes.length) this.refill(n)
+  }
+
+  /** Makes the next `n` bytes one segment: the next chunk when the segment is used up and it holds them, else a join. */
+  refill(n: number): void {
+    const chunks = this.chunks
+    let have = this.bytes.length - this.offset
+    if (have === 0) {
+      while (this.next < chunks.length && chunks[this.next]!.length === 0) this.next++
+      if (this.next < chunks.length && chunks[this.next]!.length >= n) {
+        this.enter(chunks[this.next++]!)
+        return
+      }
+    }
+    if (have + this.remainingAfter() < n) throw new CborError(`CBOR: truncated at byte ${this.position()}`)
+    const joined = new Uint8Array(n)
+    joined.set(this.bytes.subarray(this.offset), 0)
+    const at = this.position()
+    while (have < n) {
+      const chunk = chunks[this.next]!
+      const take = Math.min(chunk.length, n - have)
+      joined.set(chunk.subarray(0, take), have)
+      have += take
+      if (take === chunk.length) this.next++
+      else chunks[this.next] = chunk.subarray(take)
+    }
+    this.enter(joined)
+    // the joined bytes stand at `at` in the body (`enter` counted the old segment whole)
+    this.before = at
+  }
+
+  remainingAfter(): number {
+    let n = 0
+    for (let i = this.next; i < this.chunks.length; i++) n += this.chunks[i]!.length
+    return n
   }
 
   /** The argument of a head with additional information `info` (-1: indefinite length). */
@@ -197,13 +299,15 @@ class Reader {
       case 31:
         return -1
       default:
-        throw new CborError(`CBOR: reserved additional information ${info} at byte ${this.offset - 1}`)
+        throw new CborError(`CBOR: reserved additional information ${info} at byte ${this.position() - 1}`)
     }
   }
 
   /** The argument of a head that must have a definite one (integers, tags, string chunks). */
   definite(info: number): number {
-    if (info === 31) throw new CborError(`CBOR: an indefinite length where none is allowed, at byte ${this.offset - 1}`)
+    if (info === 31) {
+      throw new CborError(`CBOR: an indefinite length where none is allowed, at byte ${this.position() - 1}`)
+    }
     return this.argument(info)
   }
 
@@ -228,6 +332,48 @@ class Reader {
       this.offset += length
     }
     return Buffer.concat(chunks)
+  }
+
+  /** A map key: a known key of the Kinesis API (compared byte by byte), else any item (`text` for text). */
+  key(): unknown {
+    this.need(1)
+    const initial = this.bytes[this.offset]!
+    const length = initial - 0x60
+    // a text string of definite length below 24 bytes, whose bytes are all in this segment
+    if (length >= 0 && length < 24 && this.offset + 1 + length <= this.bytes.length) {
+      const candidates = KNOWN_KEYS[length]
+      if (candidates !== undefined) {
+        const b = this.bytes
+        const start = this.offset + 1
+        for (let c = 0; c < candidates.length; c++) {
+          const key = candidates[c]!
+          let i = 0
+          while (i < length && b[start + i] === key.charCodeAt(i)) i++
+          if (i === length) {
+            this.offset = start + length
+            return key
+          }
+        }
+      }
+    } else if (initial === 0x78 && this.offset + 2 <= this.bytes.length) {
+      // "ApproximateArrivalTimestamp" (27 bytes) has a one-byte length
+      const length = this.bytes[this.offset + 1]!
+      const candidates = KNOWN_KEYS[length]
+      if (candidates !== undefined && this.offset + 2 + length <= this.bytes.length) {
+        const b = this.bytes
+        const start = this.offset + 2
+        for (let c = 0; c < candidates.length; c++) {
+          const key = candidates[c]!
+          let i = 0
+          while (i < length && b[start + i] === key.charCodeAt(i)) i++
+          if (i === length) {
+            this.offset = start + length
+            return key
+          }
+        }
+      }
+    }
+    return this.item()
   }
 
   /** A text string: ASCII read by a loop or as latin1 (exact for ASCII); anything else decoded strictly. */
@@ -275,6 +421,44 @@ class Reader {
     }
   }
 
+  /** The next item's initial byte, not consumed. */
+  peek(): number {
+    this.need(1)
+    return this.bytes[this.offset]!
+  }
+
+  /** The head of an array or a map (`major` 4 or 5): its length, or -1 for an indefinite one. */
+  container(major: number): number {
+    this.need(1)
+    const initial = this.bytes[this.offset++]!
+    if (initial >> 5 !== major) throw new CborError(`CBOR: expected major type ${major} at byte ${this.position() - 1}`)
+    return this.argument(initial & 0x1f)
+  }
+
+  /** Whether the next item of an indefinite-length container is its break code (consumed if so). */
+  atBreak(): boolean {
+    this.need(1)
+    if (this.bytes[this.offset] !== 0xff) return false
+    this.offset++
+    return true
+  }
+
+  /** Throws unless the whole body was read. */
+  end(): void {
+    const left = this.remaining()
+    if (left !== 0) throw new CborError(`CBOR: ${left} bytes after the item`)
+  }
+
+  /** A key of an indefinite-length map, or its break code. */
+  keyOrBreak(): unknown {
+    this.need(1)
+    if (this.bytes[this.offset] === 0xff) {
+      this.offset++
+      return BREAK
+    }
+    return this.key()
+  }
+
   itemOrBreak(): unknown {
     this.need(1)
     const initial = this.bytes[this.offset++]!
@@ -303,9 +487,9 @@ class Reader {
         const length = this.argument(info)
         const out: Record<string, unknown> = {}
         if (length >= 0) {
-          for (let i = 0; i < length; i++) Reader.set(out, this.item(), this.item())
+          for (let i = 0; i < length; i++) Reader.set(out, this.key(), this.item())
         } else {
-          for (let key = this.itemOrBreak(); key !== BREAK; key = this.itemOrBreak()) Reader.set(out, key, this.item())
+          for (let key = this.keyOrBreak(); key !== BREAK; key = this.keyOrBreak()) Reader.set(out, key, this.item())
         }
         return out
       }
@@ -372,15 +556,14 @@ const halfToNumber = (half: number): number => {
 }
 
 /**
- * Decodes one CBOR item from `bytes`. Byte strings are views into `bytes` (keep `bytes` unchanged for
- * as long as they are used); text strings must be valid UTF-8.
+ * Decodes one CBOR item from `body`: one buffer, or the chunks it arrived in (read in place, see `Reader`).
+ * Byte strings are views into those bytes (keep them unchanged for as long as they are used); text
+ * strings must be valid UTF-8.
  */
-export const decode = (bytes: Uint8Array): unknown => {
-  if (bytes.length === 0) return undefined
-  const reader = new Reader(bytes)
+export const decode = (body: Uint8Array | ReadonlyArray<Uint8Array>): unknown => {
+  const reader = new Reader(body instanceof Uint8Array ? [body] : body)
+  if (reader.remaining() === 0) return undefined
   const out = reader.item()
-  if (reader.offset !== bytes.length) {
-    throw new CborError(`CBOR: ${bytes.length - reader.offset} bytes after the item`)
-  }
+  reader.end()
   return out
 }

@@ -15,7 +15,7 @@
 import type * as Kinesis from "../../Kinesis.js"
 import type * as StreamAddress from "../../StreamAddress.js"
 import { badRecords, isValidRecord } from "../options.js"
-import { decode, headSize, keySize, textSize, utf8Length, Writer } from "./cbor.js"
+import { decode, headSize, keySize, Reader, textSize, utf8Length, Writer } from "./cbor.js"
 
 /** The wire format of a request. */
 export type Format = "cbor" | "json"
@@ -192,13 +192,30 @@ export class MalformedResponse extends Error {
 
 type Fields = Record<string, unknown>
 
-/** Parses a response body of `format`. */
-export const parse = (format: Format, body: Uint8Array): unknown =>
-  body.length === 0
+/** A response body: the chunks it arrived in (or one buffer). */
+export type ResponseBody = ReadonlyArray<Uint8Array>
+
+/** The body's bytes as one buffer (a copy only when it arrived in several chunks). */
+export const join = (body: ResponseBody): Buffer => {
+  if (body.length === 1) return Buffer.from(body[0]!.buffer, body[0]!.byteOffset, body[0]!.byteLength)
+  return Buffer.concat(body)
+}
+
+const byteLength = (body: ResponseBody): number => {
+  let n = 0
+  for (const chunk of body) n += chunk.length
+  return n
+}
+
+/** Parses a response body of `format` (its chunks, or one buffer): CBOR decoded over the chunks in place (`cbor.decode`). */
+export const parse = (format: Format, body: ResponseBody | Uint8Array): unknown => {
+  const chunks = body instanceof Uint8Array ? [body] : body
+  return byteLength(chunks) === 0
     ? {}
     : format === "cbor"
-    ? decode(body)
-    : JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"))
+    ? decode(chunks)
+    : JSON.parse(join(chunks).toString("utf8"))
+}
 
 const isFields = (u: unknown): u is Fields => typeof u === "object" && u !== null && !Array.isArray(u)
 
@@ -273,23 +290,100 @@ const childShards = (u: unknown): Kinesis.GetRecordsResponse["childShards"] => {
   })
 }
 
+/** One record of a GetRecords response (a map, read whole). */
+const kinesisRecord = (r: unknown): Kinesis.KinesisRecord => {
+  if (!isFields(r)) throw new MalformedResponse("GetRecords response: a record is not a map")
+  return {
+    sequenceNumber: string(r.SequenceNumber) ?? "",
+    approximateArrivalTimestamp: timestamp(r.ApproximateArrivalTimestamp),
+    data: data(r.Data),
+    partitionKey: string(r.PartitionKey) ?? "",
+    encryptionType: string(r.EncryptionType) as Kinesis.EncryptionType | undefined
+  }
+}
+
+/** One record read field by field from the CBOR reader (no map made for it). */
+const kinesisRecordCbor = (reader: Reader): Kinesis.KinesisRecord => {
+  if (reader.peek() >> 5 !== 5) return kinesisRecord(reader.item())
+  const entries = reader.container(5)
+  let sequenceNumber: unknown
+  let arrival: unknown
+  let bytes: unknown
+  let partitionKey: unknown
+  let encryptionType: unknown
+  for (let i = 0; entries < 0 ? !reader.atBreak() : i < entries; i++) {
+    const key = reader.key()
+    const value = reader.item()
+    switch (key) {
+      case "SequenceNumber":
+        sequenceNumber = value
+        break
+      case "ApproximateArrivalTimestamp":
+        arrival = value
+        break
+      case "Data":
+        bytes = value
+        break
+      case "PartitionKey":
+        partitionKey = value
+        break
+      case "EncryptionType":
+        encryptionType = value
+        break
+    }
+  }
+  return {
+    sequenceNumber: string(sequenceNumber) ?? "",
+    approximateArrivalTimestamp: timestamp(arrival),
+    data: data(bytes),
+    partitionKey: string(partitionKey) ?? "",
+    encryptionType: string(encryptionType) as Kinesis.EncryptionType | undefined
+  }
+}
+
+/**
+ * A GetRecords response in CBOR, read straight into its records (its body's chunks in place; record
+ * data are views into them): the same output as `getRecordsResponse(parse("cbor", body))` without a
+ * map made per record first.
+ */
+export const getRecordsResponseCbor = (body: ResponseBody): Kinesis.GetRecordsResponse => {
+  const reader = new Reader(body)
+  // (an empty body reads as an empty map, as `parse` has it)
+  if (reader.remaining() === 0) return getRecordsResponse({})
+  if (reader.peek() >> 5 !== 5) throw new MalformedResponse("GetRecords response is not a map")
+  const entries = reader.container(5)
+  let records: Array<Kinesis.KinesisRecord> = []
+  const rest: Fields = {}
+  for (let i = 0; entries < 0 ? !reader.atBreak() : i < entries; i++) {
+    const key = reader.key()
+    if (key === "Records" && reader.peek() >> 5 === 4) {
+      const length = reader.container(4)
+      if (length >= 0) {
+        records = new Array<Kinesis.KinesisRecord>(length)
+        for (let j = 0; j < length; j++) records[j] = kinesisRecordCbor(reader)
+      } else {
+        while (!reader.atBreak()) records.push(kinesisRecordCbor(reader))
+      }
+    } else {
+      const value = reader.item()
+      if (typeof key === "string" && key !== "__proto__") rest[key] = value
+    }
+  }
+  reader.end()
+  return {
+    records,
+    nextShardIterator: string(rest.NextShardIterator),
+    millisBehindLatest: number(rest.MillisBehindLatest),
+    childShards: childShards(rest.ChildShards)
+  }
+}
+
 /** A GetRecords response: record data are views into the response body (CBOR) or fresh bytes (base64). */
 export const getRecordsResponse = (out: unknown): Kinesis.GetRecordsResponse => {
   if (!isFields(out)) throw new MalformedResponse("GetRecords response is not a map")
   const raw = Array.isArray(out.Records) ? out.Records as Array<unknown> : []
   const records = new Array<Kinesis.KinesisRecord>(raw.length)
-  for (let i = 0; i < raw.length; i++) {
-    const r = raw[i]
-    if (!isFields(r)) throw new MalformedResponse("GetRecords response: a record is not a map")
-    const encryptionType = string(r.EncryptionType) as Kinesis.EncryptionType | undefined
-    records[i] = {
-      sequenceNumber: string(r.SequenceNumber) ?? "",
-      approximateArrivalTimestamp: timestamp(r.ApproximateArrivalTimestamp),
-      data: data(r.Data),
-      partitionKey: string(r.PartitionKey) ?? "",
-      encryptionType
-    }
-  }
+  for (let i = 0; i < raw.length; i++) records[i] = kinesisRecord(raw[i])
   return {
     records,
     nextShardIterator: string(out.NextShardIterator),
