@@ -27,7 +27,7 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
@@ -198,6 +198,32 @@ export interface ConsumerOptions<A, E = never, R = never> {
   readonly checkpointEvery?: number | undefined
   /** Update `KinesisMetrics`. Default true. */
   readonly metrics?: boolean | undefined
+  /**
+   * Enhanced fan-out: each shard is read through SubscribeToShard as the stream consumer `consumerName`
+   * (its own 2 MiB/s per shard, records pushed as they arrive) instead of GetRecords polling (shared by
+   * every reader of the stream). See `FanOut`. `recordLimit`, `shardFetchRate` and `idleDelay` then do not apply.
+   */
+  readonly fanOut?: FanOut | undefined
+}
+
+/**
+ * Enhanced fan-out settings. The consumer is registered on the stream if it is not (every worker of a
+ * group uses the same name; registering is idempotent) and waited for until ACTIVE. Each shard is
+ * subscribed from its checkpoint and subscribed again, from where the last event left it, when AWS ends
+ * the subscription (every 5 minutes at most): nothing lost, nothing repeated. Leases, checkpoints,
+ * resharding (parents before children), decoding, processing and metrics work as with polling.
+ *
+ * A registered consumer costs money while it exists: remove it with `Kinesis.deregisterStreamConsumer`
+ * (or `effect-kinesis consumers deregister`) when the application is retired.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface FanOut {
+  /** The registered consumer's name (letters, digits, `_`, `.`, `-`; up to 128). */
+  readonly consumerName: string
+  /** A subscription that sends no event for this long is dropped and renewed. Default 30 s (AWS sends one every few seconds). */
+  readonly watchdog?: Duration.DurationInput | undefined
 }
 
 /**
@@ -244,7 +270,15 @@ const OPTIONS = {
   checkpoint: Options.oneOf("auto", "manual"),
   checkpointInterval: Options.positiveDuration,
   checkpointEvery: Options.int(1),
-  metrics: Options.boolean
+  metrics: Options.boolean,
+  fanOut: Options.custom(
+    (u) =>
+      Predicate.hasProperty(u, "consumerName") && typeof u.consumerName === "string" &&
+      /^[a-zA-Z0-9_.-]{1,128}$/.test(u.consumerName) &&
+      (!Predicate.hasProperty(u, "watchdog") || u.watchdog === undefined ||
+        Duration.decodeUnknown(u.watchdog)._tag === "Some"),
+    "{ consumerName: string of letters, digits, _ . - (1 to 128), watchdog?: Duration }"
+  )
 }
 
 const invalidOptions = (

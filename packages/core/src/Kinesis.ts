@@ -39,6 +39,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as internal from "./internal/kinesis.js"
 import type {
   AccessDenied,
@@ -503,6 +504,97 @@ export type ListStreamsError =
   | KinesisUnknownError
 
 // ---------------------------------------------------------------------------------------------
+// enhanced fan-out
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A consumer registered on a stream for enhanced fan-out (its own 2 MiB/s per shard, pushed).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface StreamConsumer {
+  readonly consumerName: string
+  readonly consumerARN: string
+  readonly consumerStatus: "CREATING" | "DELETING" | "ACTIVE"
+  readonly consumerCreationTimestamp: Date
+  readonly streamARN: string
+}
+
+/**
+ * A registered consumer, by its ARN or by its stream's ARN and its name.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type StreamConsumerAddress =
+  | { readonly consumerARN: string }
+  | { readonly streamARN: string; readonly consumerName: string }
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface RegisterStreamConsumerRequest {
+  readonly streamARN: string
+  readonly consumerName: string
+}
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export interface SubscribeToShardRequest {
+  readonly consumerARN: string
+  readonly shardId: string
+  /** Where the subscription starts (`AT_TIMESTAMP`, `TRIM_HORIZON`, `LATEST`, `AT_`/`AFTER_SEQUENCE_NUMBER`). */
+  readonly position: StartingPosition
+}
+
+/**
+ * One event of a subscription: the records pushed since the last one. The subscription ends after at
+ * most 5 minutes; subscribe again `AFTER_SEQUENCE_NUMBER` of the last event's
+ * `continuationSequenceNumber`. At the end of a closed shard, the last event has no
+ * `continuationSequenceNumber` and names the child shards.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SubscribeToShardEvent {
+  readonly records: ReadonlyArray<KinesisRecord>
+  readonly continuationSequenceNumber: string | undefined
+  readonly millisBehindLatest: number
+  readonly childShards: ReadonlyArray<ChildShard> | undefined
+}
+
+/**
+ * @since 0.3.0
+ * @category errors
+ */
+export type StreamConsumerError =
+  | ResourceNotFound
+  | ResourceInUse
+  | InvalidArgument
+  | LimitExceeded
+  | AccessDenied
+  | KinesisConfigError
+  | KinesisUnknownError
+
+/**
+ * @since 0.3.0
+ * @category errors
+ */
+export type SubscribeToShardError =
+  | ResourceNotFound
+  | ResourceInUse
+  | InvalidArgument
+  | LimitExceeded
+  | AccessDenied
+  | KmsError
+  | KinesisConfigError
+  | KinesisUnknownError
+
+// ---------------------------------------------------------------------------------------------
 // the port
 // ---------------------------------------------------------------------------------------------
 
@@ -530,6 +622,25 @@ export interface Service {
   readonly updateShardCount: (request: UpdateShardCountRequest) => Effect.Effect<UpdateShardCountResponse, ReshardError>
   /** Every page. */
   readonly listStreams: () => Effect.Effect<ReadonlyArray<StreamListing>, ListStreamsError>
+  /** Registers an enhanced fan-out consumer (CREATING at first; `ResourceInUse` if the name is taken). */
+  readonly registerStreamConsumer: (
+    request: RegisterStreamConsumerRequest
+  ) => Effect.Effect<StreamConsumer, StreamConsumerError>
+  readonly describeStreamConsumer: (
+    consumer: StreamConsumerAddress
+  ) => Effect.Effect<StreamConsumer, StreamConsumerError>
+  /** Every page. */
+  readonly listStreamConsumers: (
+    streamARN: string
+  ) => Effect.Effect<ReadonlyArray<StreamConsumer>, StreamConsumerError>
+  readonly deregisterStreamConsumer: (consumer: StreamConsumerAddress) => Effect.Effect<void, StreamConsumerError>
+  /**
+   * A subscription to one shard as a `Stream` of events: it ends when the service ends the subscription
+   * (after at most 5 minutes, or at the end of a closed shard); interrupting it cancels the subscription.
+   */
+  readonly subscribeToShard: (
+    request: SubscribeToShardRequest
+  ) => Stream.Stream<SubscribeToShardEvent, SubscribeToShardError>
 }
 
 /**

@@ -32,6 +32,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Stream from "effect/Stream"
 import * as internal from "./internal/testEngine/service.js"
 import * as Kinesis from "./Kinesis.js"
 import type { InvalidArgument, ResourceNotFound, ServiceError } from "./KinesisError.js"
@@ -84,6 +85,12 @@ export interface Limits {
   readonly maxRecordsPerGetRecords: number
   /** Bytes one GetRecords call returns at most. AWS: 10 MiB. */
   readonly maxBytesPerGetRecords: number | false
+  /** SubscribeToShard calls per second per shard per consumer. AWS: 1. */
+  readonly subscribeToShardCallsPerSecond: number | false
+  /** Bytes per second pushed to one consumer from one shard (enhanced fan-out). AWS: 2 MiB. */
+  readonly fanOutBytesPerSecond: number | false
+  /** Consumers registered on one stream at most. AWS: 20. */
+  readonly maxConsumersPerStream: number | false
 }
 
 /**
@@ -137,6 +144,11 @@ export interface Options {
   readonly listShardsPageSize?: number | undefined
   /** How many calls the call log keeps (the most recent ones). Default 10,000. */
   readonly callLogSize?: number | undefined
+  /**
+   * How long a consumer registered through the port stays CREATING (and a deregistered one DELETING).
+   * Default 0 (ACTIVE at once; AWS takes a few seconds).
+   */
+  readonly consumerDuration?: Duration.DurationInput | undefined
 }
 
 /**
@@ -156,6 +168,9 @@ export const defaults: {
   readonly callLogSize: number
   readonly iteratorLifetime: Duration.DurationInput
   readonly onDemandShards: number
+  readonly consumerDuration: Duration.DurationInput
+  readonly subscriptionLifetime: Duration.DurationInput
+  readonly subscriptionHeartbeat: Duration.DurationInput
 } = internal.defaults
 
 // ---------------------------------------------------------------------------------------------
@@ -179,7 +194,23 @@ export type Operation = keyof Kinesis.Service
 export type OperationError<Op extends Operation> = Kinesis.Service[Op] extends (
   ...args: Array<never>
 ) => Effect.Effect<unknown, infer E extends ServiceError> ? E
+  : Kinesis.Service[Op] extends (...args: Array<never>) => Stream.Stream<unknown, infer E extends ServiceError> ? E
   : never
+
+/**
+ * An open SubscribeToShard subscription.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface SubscriptionInfo {
+  readonly consumerARN: string
+  readonly shardId: string
+  /** Clock milliseconds when it was opened. */
+  readonly openedAt: number
+  /** Clock milliseconds when it ends (5 minutes after it was opened). */
+  readonly expiresAt: number
+}
 
 /**
  * One call made through the port, as the call log keeps it. A ListShards call is logged once per
@@ -294,6 +325,8 @@ export interface Service {
   readonly shards: (stream: StreamAddress | string) => Effect.Effect<ReadonlyArray<ShardInfo>, ResourceNotFound>
   /** The call log, oldest first (the last `callLogSize` calls). */
   readonly calls: Effect.Effect<ReadonlyArray<Call>>
+  /** The SubscribeToShard subscriptions open now (enhanced fan-out). */
+  readonly subscriptions: Effect.Effect<ReadonlyArray<SubscriptionInfo>>
   readonly clearCalls: Effect.Effect<void>
   /** Fail the next call(s) of an operation with the given error. */
   readonly failNext: <Op extends Operation>(operation: Op, options: FailNextOptions<Op>) => Effect.Effect<void>
@@ -405,6 +438,17 @@ export const shards = (
 export const calls: Effect.Effect<ReadonlyArray<Call>, never, KinesisTest> = Effect.flatMap(
   KinesisTest,
   (t) => t.calls
+)
+
+/**
+ * The SubscribeToShard subscriptions open now.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const subscriptions: Effect.Effect<ReadonlyArray<SubscriptionInfo>, never, KinesisTest> = Effect.flatMap(
+  KinesisTest,
+  (t) => t.subscriptions
 )
 
 /**

@@ -2,6 +2,8 @@
 import {
   CreateStreamCommand,
   DeleteStreamCommand,
+  DeregisterStreamConsumerCommand,
+  DescribeStreamConsumerCommand,
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -9,11 +11,15 @@ import {
   type KinesisClientConfig,
   ListShardsCommand,
   type ListShardsCommandInput,
+  ListStreamConsumersCommand,
   ListStreamsCommand,
   MergeShardsCommand,
   PutRecordCommand,
   PutRecordsCommand,
+  RegisterStreamConsumerCommand,
   SplitShardCommand,
+  SubscribeToShardCommand,
+  type SubscribeToShardEventStream,
   UpdateShardCountCommand
 } from "@aws-sdk/client-kinesis"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
@@ -27,6 +33,7 @@ import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import type * as Kinesis from "../Kinesis.js"
@@ -170,6 +177,88 @@ const LIST_STREAMS = [
   "KinesisConfigError",
   "KinesisUnknownError"
 ] as const satisfies ReadonlyArray<Kinesis.ListStreamsError["_tag"]>
+
+const STREAM_CONSUMER = [
+  "ResourceNotFound",
+  "ResourceInUse",
+  "InvalidArgument",
+  "LimitExceeded",
+  "AccessDenied",
+  "KinesisConfigError",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.StreamConsumerError["_tag"]>
+const SUBSCRIBE = [
+  "ResourceNotFound",
+  "ResourceInUse",
+  "InvalidArgument",
+  "LimitExceeded",
+  "AccessDenied",
+  "KmsError",
+  "KinesisConfigError",
+  "KinesisUnknownError"
+] as const satisfies ReadonlyArray<Kinesis.SubscribeToShardError["_tag"]>
+
+/** A consumer as the SDK describes it. */
+const toStreamConsumer = (
+  c: {
+    ConsumerName?: string | undefined
+    ConsumerARN?: string | undefined
+    ConsumerStatus?: string | undefined
+    ConsumerCreationTimestamp?: Date | undefined
+    StreamARN?: string | undefined
+  } | undefined,
+  streamARN?: string
+): Kinesis.StreamConsumer => ({
+  consumerName: c?.ConsumerName ?? "",
+  consumerARN: c?.ConsumerARN ?? "",
+  consumerStatus: (c?.ConsumerStatus ?? "CREATING") as Kinesis.StreamConsumer["consumerStatus"],
+  consumerCreationTimestamp: c?.ConsumerCreationTimestamp ?? new Date(0),
+  streamARN: c?.StreamARN ?? streamARN ?? ""
+})
+
+const consumerInput = (consumer: Kinesis.StreamConsumerAddress) =>
+  "consumerARN" in consumer
+    ? { ConsumerARN: consumer.consumerARN }
+    : { StreamARN: consumer.streamARN, ConsumerName: consumer.consumerName }
+
+const consumerLabel = (consumer: Kinesis.StreamConsumerAddress): string =>
+  "consumerARN" in consumer ? consumer.consumerARN : `${consumer.streamARN}/consumer/${consumer.consumerName}`
+
+/** An event of the SDK's SubscribeToShard event stream: its records, or the error it carries. */
+const fromSdkEvent = (
+  event: SubscribeToShardEventStream,
+  label: string
+): Effect.Effect<Kinesis.SubscribeToShardEvent, Kinesis.SubscribeToShardError> => {
+  const e = event.SubscribeToShardEvent
+  if (e !== undefined) {
+    return Effect.succeed({
+      records: (e.Records ?? []).map((r): Kinesis.KinesisRecord => ({
+        sequenceNumber: r.SequenceNumber ?? "",
+        approximateArrivalTimestamp: r.ApproximateArrivalTimestamp ?? new Date(0),
+        data: r.Data ?? new Uint8Array(0),
+        partitionKey: r.PartitionKey ?? "",
+        encryptionType: r.EncryptionType
+      })),
+      continuationSequenceNumber: e.ContinuationSequenceNumber ?? undefined,
+      millisBehindLatest: e.MillisBehindLatest ?? 0,
+      childShards: e.ChildShards === undefined || e.ChildShards.length === 0 ? undefined : e.ChildShards.map((c) => ({
+        shardId: c.ShardId ?? "",
+        parentShards: c.ParentShards ?? [],
+        hashKeyRange: {
+          startingHashKey: c.HashKeyRange?.StartingHashKey ?? "0",
+          endingHashKey: c.HashKeyRange?.EndingHashKey ?? "0"
+        }
+      }))
+    })
+  }
+  // an exception carried as an event (its member's name is the exception's)
+  const [name, value] = Object.entries(event).find(([, v]) => v !== undefined) ?? ["UnknownError", {}]
+  const error = Object.assign(new Error(stringOf(value, "message") ?? name), { name, ...(value as object) })
+  return Effect.fail(fromSdkError(error, "subscribeToShard", label, SUBSCRIBE) as Kinesis.SubscribeToShardError)
+}
+
+const stringOf = (u: unknown, key: string): string | undefined =>
+  Predicate.hasProperty(u, key) && typeof u[key] === "string" ? u[key] : undefined
 
 const toShard = (shard: {
   ShardId?: string | undefined
@@ -591,7 +680,96 @@ export const fromClient = (
       }
     })
 
+  const registerStreamConsumer = (request: Kinesis.RegisterStreamConsumerRequest) =>
+    call("registerStreamConsumer", STREAM_CONSUMER, request.streamARN, (abortSignal) =>
+      client.send(
+        new RegisterStreamConsumerCommand({ StreamARN: request.streamARN, ConsumerName: request.consumerName }),
+        { abortSignal }
+      )).pipe(Effect.map((out) => toStreamConsumer(out.Consumer, request.streamARN)))
+
+  const describeStreamConsumer = (consumer: Kinesis.StreamConsumerAddress) =>
+    call(
+      "describeStreamConsumer",
+      STREAM_CONSUMER,
+      consumerLabel(consumer),
+      (abortSignal) => client.send(new DescribeStreamConsumerCommand(consumerInput(consumer)), { abortSignal })
+    ).pipe(
+      Effect.map((out) => toStreamConsumer(out.ConsumerDescription))
+    )
+
+  const listStreamConsumers = (streamARN: string) =>
+    Effect.gen(function*() {
+      const consumers: Array<Kinesis.StreamConsumer> = []
+      let nextToken: string | undefined
+      do {
+        const token = nextToken
+        const out = yield* call("listStreamConsumers", STREAM_CONSUMER, streamARN, (abortSignal) =>
+          client.send(
+            new ListStreamConsumersCommand(
+              token === undefined ? { StreamARN: streamARN } : { StreamARN: streamARN, NextToken: token }
+            ),
+            { abortSignal }
+          ))
+        for (const c of out.Consumers ?? []) consumers.push(toStreamConsumer(c, streamARN))
+        nextToken = out.NextToken === null || out.NextToken === "" ? undefined : out.NextToken
+      } while (nextToken !== undefined)
+      return consumers
+    })
+
+  const deregisterStreamConsumer = (consumer: Kinesis.StreamConsumerAddress) =>
+    call(
+      "deregisterStreamConsumer",
+      STREAM_CONSUMER,
+      consumerLabel(consumer),
+      (abortSignal) => client.send(new DeregisterStreamConsumerCommand(consumerInput(consumer)), { abortSignal })
+    ).pipe(Effect.asVoid)
+
+  /**
+   * SubscribeToShard through the SDK's command: HTTP/2 with its default handler (AWS), HTTP/1.1 with the
+   * `NodeHttpHandler` a local endpoint gets (kinesis-local); the event stream is decoded by the SDK. The
+   * request is aborted when the stream is interrupted.
+   */
+  const subscribeToShard = (
+    request: Kinesis.SubscribeToShardRequest
+  ): Stream.Stream<Kinesis.SubscribeToShardEvent, Kinesis.SubscribeToShardError> => {
+    const label = `${request.consumerARN} ${request.shardId}`
+    return Stream.unwrapScoped(Effect.gen(function*() {
+      const controller = new AbortController()
+      yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
+      const position = request.position
+      const out = yield* call("subscribeToShard", SUBSCRIBE, label, (abortSignal) => {
+        abortSignal.addEventListener("abort", () => controller.abort(), { once: true })
+        return client.send(
+          new SubscribeToShardCommand({
+            ConsumerARN: request.consumerARN,
+            ShardId: request.shardId,
+            StartingPosition: {
+              Type: position.type,
+              ...(position.type === "AT_SEQUENCE_NUMBER" || position.type === "AFTER_SEQUENCE_NUMBER"
+                ? { SequenceNumber: position.sequenceNumber }
+                : position.type === "AT_TIMESTAMP"
+                ? { Timestamp: position.timestamp }
+                : {})
+            }
+          }),
+          { abortSignal: controller.signal }
+        )
+      })
+      const events = out.EventStream
+      if (events === undefined) return Stream.empty
+      return Stream.fromAsyncIterable(
+        events,
+        (error) => fromSdkError(error, "subscribeToShard", label, SUBSCRIBE) as Kinesis.SubscribeToShardError
+      ).pipe(Stream.mapEffect((event) => fromSdkEvent(event, label)))
+    }))
+  }
+
   return {
+    registerStreamConsumer,
+    describeStreamConsumer,
+    listStreamConsumers,
+    deregisterStreamConsumer,
+    subscribeToShard,
     putRecords: putRecordsChecked,
     putRecord: putRecordChecked,
     getRecords: getRecordsChecked,

@@ -56,6 +56,7 @@ import { delivered, makeOutput, type Output } from "./output.js"
 import { type ConsumerError, defaults, type Engine, type ShardStream } from "./shapes.js"
 import type { Batch, Reader, ShardMeters } from "./shard.js"
 import { makeStatus, type Status } from "./status.js"
+import { registerConsumer } from "./subscribe.js"
 
 export { comparePosition, compareSequence } from "./position.js"
 export {
@@ -96,6 +97,10 @@ export const make = <A, E, R>(
     }
     const scope = yield* Effect.scope
     const startedAt = yield* Clock.currentTimeMillis
+    // enhanced fan-out: the registered consumer, found or registered, and ACTIVE before any shard is read
+    const fanOut = options.fanOut === undefined
+      ? undefined
+      : yield* registerConsumer(kinesis, address, options.fanOut, schedule, defaults.fanOutWatchdog)
     /** The consumer's fibers (and the readers they fork) log with the stream and the worker. */
     const annotated = Effect.annotateLogs({ stream: streamLabel, worker: checkpointer.workerId })
 
@@ -203,6 +208,7 @@ export const make = <A, E, R>(
       chunkSize,
       schedule,
       checkpoints,
+      fanOut,
       initialPosition: (shard) => coordinator.initialPosition(shard),
       shardEnded: (shardId) => coordinator.shardEnded(shardId),
       finished: leases.finished,

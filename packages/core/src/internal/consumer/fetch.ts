@@ -36,6 +36,7 @@ import type { Checkpoints } from "./checkpoints.js"
 import { resumeAfter } from "./position.js"
 import type { ConsumerError, IteratorType } from "./shapes.js"
 import type { Batch, Reader } from "./shard.js"
+import { type FanOutTarget, makeSubscribedRun } from "./subscribe.js"
 
 /** ms subtracted from the LATEST instant when an iterator must be re-created AT_TIMESTAMP. */
 const LATEST_SKEW_MARGIN = 1_000
@@ -56,6 +57,8 @@ export interface FetchContext<A, E> {
   readonly chunkSize: number
   readonly schedule: Schedule.Schedule<unknown, ServiceError>
   readonly checkpoints: Pick<Checkpoints<A, E>, "checkDrained">
+  /** Enhanced fan-out: read each shard by subscription as this registered consumer (else GetRecords polling). */
+  readonly fanOut: FanOutTarget | undefined
   /** Where a shard without checkpoint starts (the coordinator's `initialPosition`). */
   readonly initialPosition: (shard: Kinesis.Shard) => Kinesis.StartingPosition
   /** The shard is marked ended in the Checkpointer (the coordinator may read its children). */
@@ -135,7 +138,8 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
       return loop(0, skipThrough)
     })
 
-  const run = (reader: Reader<A, E>, start: Checkpointer.ShardState): Effect.Effect<void> =>
+  /** Polls one shard with GetRecords until it is read to its end (then `finish`), or the reader stops. */
+  const poll = (reader: Reader<A, E>, start: Checkpointer.ShardState) =>
     Effect.gen(function*() {
       const shard = reader.shard
       const shardId = shard.shardId
@@ -223,12 +227,25 @@ export const makeShardReader = <A, E>(ctx: FetchContext<A, E>): ShardReader<A, E
       }
       if (reader.stopped) return
       yield* finish(reader)
-    }).pipe(
-      Effect.catchTags({
-        LeaseLost: () => ctx.onLeaseLost(reader)
-      }),
-      Effect.catchAllCause(ctx.fatal)
-    )
+    })
+
+  /** Enhanced fan-out: the shard read through SubscribeToShard (subscribe.ts), then the same end. */
+  const subscribed = ctx.fanOut === undefined
+    ? undefined
+    : makeSubscribedRun(ctx, ctx.fanOut, { retrying, positionFor, emitResponse })
+
+  const run = (reader: Reader<A, E>, start: Checkpointer.ShardState): Effect.Effect<void> =>
+    (subscribed === undefined
+      ? poll(reader, start)
+      : Effect.flatMap(
+        subscribed(reader, start),
+        (end) => end === "shard-end" && !reader.stopped ? finish(reader) : Effect.void
+      )).pipe(
+        Effect.catchTags({
+          LeaseLost: () => ctx.onLeaseLost(reader)
+        }),
+        Effect.catchAllCause(ctx.fatal)
+      )
 
   /**
    * The shard is closed and read to its end: once the downstream has finished its records, mark it

@@ -105,6 +105,7 @@ export const defaults = {
   chunkSize: 1_000,
   checkpointInterval: Duration.seconds(5),
   checkpointEvery: 10_000,
+  fanOutWatchdog: Duration.seconds(30),
   retrySchedule: Schedule.exponential("200 millis", 2).pipe(
     Schedule.jittered,
     Schedule.union(Schedule.spaced("10 seconds"))

@@ -7,6 +7,7 @@
  * - reads.ts — GetShardIterator / GetRecords (iterators, read limits);
  * - listing.ts — ListShards, ListStreams, DescribeStreamSummary, and the control service's inspection;
  * - resharding.ts — SplitShard, MergeShards, UpdateShardCount (port and control service);
+ * - fanOut.ts — enhanced fan-out: the registered consumers and SubscribeToShard's subscriptions;
  * - limits.ts, faults.ts, errors.ts, calls.ts — the limits in force, the faults in force, the errors
  *   with AWS's messages, and the call context and log shared by all.
  *
@@ -24,6 +25,7 @@ import type * as StreamAddress from "../../StreamAddress.js"
 import { type CallContext, CallLog } from "./calls.js"
 import type { Iterator } from "./codec.js"
 import { Errors } from "./errors.js"
+import { FanOut, type Subscription } from "./fanOut.js"
 import { Faults } from "./faults.js"
 import { Limits, type ResolvedLimits } from "./limits.js"
 import { Listing, type ListShardsPageRequest } from "./listing.js"
@@ -40,6 +42,8 @@ export interface ResolvedOptions extends StreamOptions {
   readonly accountId: string
   readonly listShardsPageSize: number
   readonly callLogSize: number
+  readonly consumerMs: number
+  readonly subscriptionMs: number
 }
 
 /**
@@ -57,6 +61,7 @@ export class Engine {
   private readonly reads: Reads
   private readonly listing: Listing
   private readonly resharding: Resharding
+  private readonly fanOut: FanOut
 
   constructor(readonly options: ResolvedOptions, limits: ResolvedLimits) {
     const errors = new Errors(options.accountId)
@@ -67,6 +72,7 @@ export class Engine {
     this.reads = new Reads(this.streams, this.limits, errors)
     this.listing = new Listing(this.streams, errors, options.listShardsPageSize)
     this.resharding = new Resharding(this.streams, errors)
+    this.fanOut = new FanOut(this.streams, this.reads, this.limits, errors, options)
   }
 
   /** `KinesisTest.setLimits`. */
@@ -95,6 +101,44 @@ export class Engine {
 
   getRecords(request: Kinesis.GetRecordsRequest, iterator: Iterator | undefined, now: number, ctx: CallContext) {
     return this.reads.getRecords(request, iterator, now, ctx)
+  }
+
+  // enhanced fan-out
+
+  registerStreamConsumer(request: Kinesis.RegisterStreamConsumerRequest, now: number, ctx: CallContext) {
+    return this.fanOut.register(request, now, ctx)
+  }
+
+  describeStreamConsumer(consumer: Kinesis.StreamConsumerAddress, now: number) {
+    return this.fanOut.describe(consumer, now)
+  }
+
+  listStreamConsumers(streamARN: string, now: number) {
+    return this.fanOut.list(streamARN, now)
+  }
+
+  deregisterStreamConsumer(consumer: Kinesis.StreamConsumerAddress, now: number) {
+    return this.fanOut.deregister(consumer, now)
+  }
+
+  subscribeToShard(request: Kinesis.SubscribeToShardRequest, now: number, ctx: CallContext) {
+    return this.fanOut.subscribe(request, now, ctx)
+  }
+
+  nextEvent(sub: Subscription, now: number) {
+    return this.fanOut.next(sub, now)
+  }
+
+  heartbeat(sub: Subscription) {
+    return this.fanOut.heartbeat(sub)
+  }
+
+  unsubscribe(sub: Subscription) {
+    this.fanOut.close(sub)
+  }
+
+  openSubscriptions(now: number) {
+    return this.fanOut.open(now)
   }
 
   // listing and description

@@ -23,7 +23,9 @@ const RATE_LIMITS = [
   "writeBytesPerSecond",
   "readCallsPerSecond",
   "readBytesPerSecond",
-  "getShardIteratorCallsPerSecond"
+  "getShardIteratorCallsPerSecond",
+  "subscribeToShardCallsPerSecond",
+  "fanOutBytesPerSecond"
 ] as const
 
 /** Merges limit overrides into `base`: `false` turns every rate limit off, a `false` field turns one off. @internal */

@@ -14,12 +14,14 @@
  *
  * @internal
  */
+import * as Exit from "effect/Exit"
 import type * as Kinesis from "../../Kinesis.js"
-import { ExpiredIterator } from "../../KinesisError.js"
-import { type CallContext, ko, ok, type Result } from "./calls.js"
+import { ExpiredIterator, type InvalidArgument } from "../../KinesisError.js"
+import { type CallContext, ko, ok, type Result, rethrow } from "./calls.js"
 import { decodeSequenceNumber, encodeIterator, type Iterator, shardIdOf } from "./codec.js"
 import type { Errors } from "./errors.js"
 import type { Limits } from "./limits.js"
+import type { ShardState, StreamState } from "./state.js"
 import type { Streams } from "./streams.js"
 
 /** @internal */
@@ -47,44 +49,53 @@ export class Reads {
     ctx.shardId = shard.id
     if (!this.limits.admitIteratorCall(shard, now)) return ko(this.errors.throttled(op, label, stream, shard))
     shard.trim(now - stream.retentionMs)
-    const position = request.position
-    let at: number
+    const at = this.positionOf(op, label, stream, shard, request.position)
+    if (Exit.isFailure(at)) return rethrow(at)
+    return ok(encodeIterator({
+      stream: stream.name,
+      incarnation: stream.incarnation,
+      shardIndex: shard.index,
+      position: at.value,
+      issuedAt: now
+    }))
+  }
+
+  /**
+   * The record counter a starting position stands for in `shard`: reading starts with the first record
+   * above it (GetShardIterator; SubscribeToShard, fanOut.ts).
+   */
+  positionOf(
+    op: string,
+    label: string | undefined,
+    stream: StreamState,
+    shard: ShardState,
+    position: Kinesis.StartingPosition
+  ): Result<number, InvalidArgument> {
     switch (position.type) {
       case "TRIM_HORIZON":
-        at = 0
-        break
+        return ok(0)
       case "LATEST":
-        at = stream.counter
-        break
+        return ok(stream.counter)
       case "AT_SEQUENCE_NUMBER":
       case "AFTER_SEQUENCE_NUMBER": {
         const decoded = decodeSequenceNumber(position.sequenceNumber)
         const where =
-          `StartingSequenceNumber ${position.sequenceNumber} used in GetShardIterator on shard ${shard.id} in stream ${stream.name} under account ${this.errors.accountId}`
+          `StartingSequenceNumber ${position.sequenceNumber} used in ${op} on shard ${shard.id} in stream ${stream.name} under account ${this.errors.accountId}`
         if (decoded === undefined) {
           return ko(this.errors.invalid(op, label, `${where} is invalid.`))
         }
         if (decoded.shardIndex !== shard.index || decoded.incarnation !== stream.incarnation) {
           return ko(this.errors.invalid(op, label, `${where} is invalid because it did not come from this stream.`))
         }
-        at = position.type === "AT_SEQUENCE_NUMBER" ? decoded.counter - 1 : decoded.counter
-        break
+        return ok(position.type === "AT_SEQUENCE_NUMBER" ? decoded.counter - 1 : decoded.counter)
       }
       case "AT_TIMESTAMP": {
         const time = position.timestamp.getTime()
         if (Number.isNaN(time)) return ko(this.errors.invalid(op, label, "The timestamp is not a valid date."))
         const index = shard.indexAtTime(time)
-        at = index < shard.counters.length ? shard.counters[index]! - 1 : stream.counter
-        break
+        return ok(index < shard.counters.length ? shard.counters[index]! - 1 : stream.counter)
       }
     }
-    return ok(encodeIterator({
-      stream: stream.name,
-      incarnation: stream.incarnation,
-      shardIndex: shard.index,
-      position: at,
-      issuedAt: now
-    }))
   }
 
   getRecords(

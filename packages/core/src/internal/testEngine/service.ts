@@ -1,7 +1,10 @@
 /** @internal */
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type * as Kinesis from "../../Kinesis.js"
 import type { ResourceNotFound, ServiceError } from "../../KinesisError.js"
 import type * as KinesisTest from "../../KinesisTest.js"
@@ -29,7 +32,10 @@ export const defaults = {
     maxBytesPerPutRecords: 5 * MiB,
     maxRecordSize: MiB,
     maxRecordsPerGetRecords: 10_000,
-    maxBytesPerGetRecords: 10 * MiB
+    maxBytesPerGetRecords: 10 * MiB,
+    subscribeToShardCallsPerSecond: 1,
+    fanOutBytesPerSecond: 2 * MiB,
+    maxConsumersPerStream: 20
   },
   seed: 1,
   region: "us-east-1",
@@ -41,11 +47,16 @@ export const defaults = {
   listShardsPageSize: 1000,
   callLogSize: 10_000,
   iteratorLifetime: Duration.minutes(5),
-  onDemandShards: 4
+  onDemandShards: 4,
+  consumerDuration: Duration.zero,
+  subscriptionLifetime: Duration.minutes(5),
+  subscriptionHeartbeat: Duration.seconds(5)
 } satisfies KinesisTest.Options & {
   readonly limits: KinesisTest.Limits
   readonly iteratorLifetime: Duration.DurationInput
   readonly onDemandShards: number
+  readonly subscriptionLifetime: Duration.DurationInput
+  readonly subscriptionHeartbeat: Duration.DurationInput
 }
 
 const baseLimits: ResolvedLimits = defaults.limits
@@ -193,9 +204,87 @@ const portOf = (engine: Engine): Kinesis.Service => {
         format(request.stream),
         (now, ctx) => engine.updateShardCount(request, now, ctx)
       ),
-    listStreams: () => run("listStreams", undefined, undefined, (now, ctx) => engine.listStreams(now, ctx))
+    listStreams: () => run("listStreams", undefined, undefined, (now, ctx) => engine.listStreams(now, ctx)),
+    registerStreamConsumer: (request) =>
+      run(
+        "registerStreamConsumer",
+        streamNameOfArn(request.streamARN),
+        request.streamARN,
+        (now, ctx) => engine.registerStreamConsumer(request, now, ctx)
+      ),
+    describeStreamConsumer: (consumer) =>
+      run("describeStreamConsumer", undefined, undefined, (now) => engine.describeStreamConsumer(consumer, now)),
+    listStreamConsumers: (streamARN) =>
+      run(
+        "listStreamConsumers",
+        streamNameOfArn(streamARN),
+        streamARN,
+        (now) => engine.listStreamConsumers(streamARN, now)
+      ),
+    deregisterStreamConsumer: (consumer) =>
+      run("deregisterStreamConsumer", undefined, undefined, (now) => engine.deregisterStreamConsumer(consumer, now)),
+    subscribeToShard: (request) => subscribeToShard(engine, run, request)
   }
 }
+
+/** The stream name in a stream ARN (the call log's `stream`). */
+const streamNameOfArn = (arn: string): string | undefined => {
+  const at = arn.lastIndexOf(":stream/")
+  return at < 0 ? undefined : arn.slice(at + ":stream/".length)
+}
+
+const HEARTBEAT_MS = Duration.toMillis(defaults.subscriptionHeartbeat)
+
+/**
+ * A subscription as a Stream: each pull takes the engine's next step; when it has nothing to send, it
+ * waits for the shard's next record (or its closing), the byte budget, or the heartbeat (an event with no
+ * records, as AWS sends one every few seconds), whichever comes first. Closing the stream ends it.
+ */
+const subscribeToShard = (
+  engine: Engine,
+  run: ReturnType<typeof makeRunner>,
+  request: Kinesis.SubscribeToShardRequest
+): Stream.Stream<Kinesis.SubscribeToShardEvent, Kinesis.SubscribeToShardError> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const sub = yield* Effect.acquireRelease(
+      run("subscribeToShard", undefined, request.consumerARN, (now, ctx) => engine.subscribeToShard(request, now, ctx)),
+      (sub) => Effect.sync(() => engine.unsubscribe(sub))
+    )
+    let lastEvent = yield* Clock.currentTimeMillis
+    const pull: Effect.Effect<Kinesis.SubscribeToShardEvent, Option.Option<never>> = Effect.gen(function*() {
+      for (;;) {
+        const now = yield* Clock.currentTimeMillis
+        const shard = sub.shard
+        const seen = shard.version
+        const step = engine.nextEvent(sub, now)
+        if (step._tag === "End") return yield* Effect.fail(Option.none())
+        if (step._tag === "Event") {
+          lastEvent = now
+          return step.event
+        }
+        const heartbeatAt = lastEvent + HEARTBEAT_MS
+        if (now >= heartbeatAt) {
+          lastEvent = now
+          return engine.heartbeat(sub)
+        }
+        const wait = Math.min(step.until, heartbeatAt) - now
+        yield* Effect.raceFirst(
+          Effect.async<void>((resume) => {
+            // a record (or the closing) that came between the step and now is not waited for
+            if (shard.version !== seen) return resume(Effect.void)
+            const wake = () => resume(Effect.void)
+            shard.watchers.push(wake)
+            return Effect.sync(() => {
+              const i = shard.watchers.indexOf(wake)
+              if (i >= 0) shard.watchers.splice(i, 1)
+            })
+          }),
+          Effect.sleep(Duration.millis(Math.max(1, wait)))
+        )
+      }
+    })
+    return Stream.repeatEffectOption(pull)
+  }))
 
 const controlOf = (engine: Engine): KinesisTest.Service => {
   const now = <A, E>(f: (now: number) => Exit.Exit<A, E | ResourceNotFound>): Effect.Effect<A, E | ResourceNotFound> =>
@@ -215,6 +304,9 @@ const controlOf = (engine: Engine): KinesisTest.Service => {
       withStream("KinesisTest.records", stream, (s, t) => engine.storedRecords(s, shardId, t)),
     shards: (stream) => withStream("KinesisTest.shards", stream, (s, t) => Exit.succeed(engine.shardInfo(s, t))),
     calls: Effect.sync(() => engine.log.toArray()),
+    subscriptions: Effect.clockWith((clock) =>
+      Effect.sync(() => engine.openSubscriptions(clock.unsafeCurrentTimeMillis()))
+    ),
     clearCalls: Effect.sync(() => engine.log.clear()),
     failNext: <Op extends Operation>(operation: Op, options: KinesisTest.FailNextOptions<Op>) =>
       Effect.sync(() => {
@@ -282,7 +374,9 @@ export const make = (options: KinesisTest.Options = {}): Effect.Effect<KinesisTe
           updateMs: millis(options.updateDuration, defaults.updateDuration),
           deleteMs: millis(options.deleteDuration, defaults.deleteDuration),
           listShardsPageSize: options.listShardsPageSize ?? defaults.listShardsPageSize,
-          callLogSize: options.callLogSize ?? defaults.callLogSize
+          callLogSize: options.callLogSize ?? defaults.callLogSize,
+          consumerMs: millis(options.consumerDuration, defaults.consumerDuration),
+          subscriptionMs: millis(defaults.subscriptionLifetime, defaults.subscriptionLifetime)
         },
         resolveLimits(options.limits, baseLimits)
       )

@@ -52,6 +52,9 @@ export class ShardState {
   lastArrival = Number.NEGATIVE_INFINITY
   lastDate: Date | undefined = undefined
 
+  /** Subscriptions waiting for this shard's next record or its closing (fanOut.ts). */
+  watchers: Array<() => void> = []
+
   writeRecords: Bucket | undefined = undefined
   writeBytes: Bucket | undefined = undefined
   readCalls: Bucket | undefined = undefined
@@ -74,6 +77,18 @@ export class ShardState {
     this.hashKeyRange = { startingHashKey: start.toString(), endingHashKey: end.toString() }
     this.startingSequenceNumber = sequenceNumber(createdAtCounter, index, incarnation)
     this.seqSuffix = this.startingSequenceNumber.slice(22)
+  }
+
+  /** Changes of this shard seen by subscriptions (a record, its closing): a wait checks it did not miss one. */
+  version = 0
+
+  /** Wakes the subscriptions waiting on this shard. */
+  notify(): void {
+    this.version++
+    if (this.watchers.length === 0) return
+    const watchers = this.watchers
+    this.watchers = []
+    for (const wake of watchers) wake()
   }
 
   get isOpen(): boolean {
@@ -194,6 +209,7 @@ export class StreamState {
   closeShard(shard: ShardState, at: number): void {
     shard.closedAt = at
     shard.endingSequenceNumber = sequenceNumber(this.counter, shard.index, this.incarnation)
+    shard.notify()
     this.nextShardExpiry = Math.min(this.nextShardExpiry, at + this.retentionMs)
   }
 

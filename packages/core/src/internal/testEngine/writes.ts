@@ -256,6 +256,7 @@ export class Writes {
       })
       copy.set(entry.data, offset)
       offset += entry.data.length
+      shard.notify()
       results[i] = { _tag: "Success", shardId: shard.id, sequenceNumber }
       bytes += size
     }
