@@ -45,6 +45,7 @@ import * as Kinesis from "../../Kinesis.js"
 import * as KinesisMetrics from "../../KinesisMetrics.js"
 import type * as Processor from "../../Processor.js"
 import * as StreamAddress from "../../StreamAddress.js"
+import * as Topology from "../../Topology.js"
 import * as Metrics from "../metrics.js"
 import { Buffer } from "./buffer.js"
 import { type Checkpoints, makeCheckpoints } from "./checkpoints.js"
@@ -209,6 +210,7 @@ export const make = <A, E, R>(
       schedule,
       checkpoints,
       fanOut,
+      isClosed: (shardId) => Topology.children(coordinator.topology(), shardId).length > 0,
       initialPosition: (shard) => coordinator.initialPosition(shard),
       shardEnded: (shardId) => coordinator.shardEnded(shardId),
       finished: leases.finished,

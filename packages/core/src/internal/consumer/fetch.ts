@@ -59,6 +59,8 @@ export interface FetchContext<A, E> {
   readonly checkpoints: Pick<Checkpoints<A, E>, "checkDrained">
   /** Enhanced fan-out: read each shard by subscription as this registered consumer (else GetRecords polling). */
   readonly fanOut: FanOutTarget | undefined
+  /** Whether the shard is known closed (it has children in the last listing). */
+  readonly isClosed: (shardId: string) => boolean
   /** Where a shard without checkpoint starts (the coordinator's `initialPosition`). */
   readonly initialPosition: (shard: Kinesis.Shard) => Kinesis.StartingPosition
   /** The shard is marked ended in the Checkpointer (the coordinator may read its children). */

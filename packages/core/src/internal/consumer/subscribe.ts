@@ -98,6 +98,35 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
         return false
       })
 
+    /**
+     * A closed shard whose subscription is caught up, yet with no final event (kinesis-local never sends
+     * it): one GetRecords from the position says whether the shard was read to its end (no next
+     * iterator); records it finds are delivered and the subscription goes on.
+     */
+    const confirmEnd: Effect.Effect<boolean, ServiceError> = Effect.gen(function*() {
+      const iterator = yield* parts.retrying(
+        reader,
+        ctx.kinesis.getShardIterator({ stream: ctx.address, shardId, position })
+      )
+      const response = yield* parts.retrying(
+        reader,
+        ctx.kinesis.getRecords({
+          shardIterator: iterator,
+          stream: ctx.address._tag === "StreamArn" ? ctx.address : undefined
+        })
+      )
+      if (response.records.length > 0) {
+        yield* take({
+          records: response.records,
+          continuationSequenceNumber: response.records[response.records.length - 1]!.sequenceNumber,
+          millisBehindLatest: response.millisBehindLatest ?? 0,
+          childShards: undefined
+        })
+        return false
+      }
+      return response.nextShardIterator === undefined
+    })
+
     /** One subscription: from `position` until AWS ends it, the watchdog drops it, or the shard ends. */
     const session: Effect.Effect<SessionEnd, ServiceError> = Effect.scoped(Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
@@ -127,6 +156,10 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
         if (Option.isNone(next)) return "renew" as const
         for (const event of next.value) {
           if (yield* take(event)) return "shard-end" as const
+          if (
+            event.records.length === 0 && event.millisBehindLatest === 0 && ctx.isClosed(shardId) &&
+            (yield* confirmEnd)
+          ) return "shard-end" as const
         }
         yield* ctx.readSucceeded(reader)
       }
