@@ -943,3 +943,56 @@ export const listStreams: Effect.Effect<ReadonlyArray<StreamListing>, ListStream
   Kinesis,
   (k) => k.listStreams()
 )
+
+/**
+ * The stream consumers registered for enhanced fan-out on a stream (by name or ARN).
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const listStreamConsumers = (
+  stream: StreamAddress
+): Effect.Effect<ReadonlyArray<StreamConsumer>, StreamConsumerError | DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) => Effect.flatMap(streamArnOf(k, stream), (arn) => k.listStreamConsumers(arn)))
+
+/**
+ * Registers an enhanced fan-out consumer on a stream (by name or ARN). A consumer of that name that
+ * exists already is returned as it is (registration is idempotent, as a group of workers needs it).
+ * `Consumer`'s `fanOut` option does this itself.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const registerStreamConsumer = (
+  request: { readonly stream: StreamAddress; readonly consumerName: string }
+): Effect.Effect<StreamConsumer, StreamConsumerError | DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(
+    Kinesis,
+    (k) =>
+      Effect.flatMap(streamArnOf(k, request.stream), (streamARN) =>
+        k.registerStreamConsumer({ streamARN, consumerName: request.consumerName }).pipe(
+          Effect.catchTag("ResourceInUse", () =>
+            k.describeStreamConsumer({ streamARN, consumerName: request.consumerName }))
+        ))
+  )
+
+/**
+ * Deregisters an enhanced fan-out consumer of a stream (by name or ARN): its subscriptions end, and it
+ * stops costing money. Fails with `ResourceNotFound` if there is none of that name.
+ *
+ * @since 0.3.0
+ * @category accessors
+ */
+export const deregisterStreamConsumer = (
+  request: { readonly stream: StreamAddress; readonly consumerName: string }
+): Effect.Effect<void, StreamConsumerError | DescribeStreamSummaryError, Kinesis> =>
+  Effect.flatMap(Kinesis, (k) =>
+    Effect.flatMap(
+      streamArnOf(k, request.stream),
+      (streamARN) => k.deregisterStreamConsumer({ streamARN, consumerName: request.consumerName })
+    ))
+
+const streamArnOf = (k: Service, stream: StreamAddress): Effect.Effect<string, DescribeStreamSummaryError> =>
+  stream._tag === "StreamArn"
+    ? Effect.succeed(stream.arn)
+    : Effect.map(k.describeStreamSummary(stream), (summary) => summary.streamARN)

@@ -334,7 +334,10 @@ export interface Service {
   readonly failRecords: (options: FailRecordsOptions) => Effect.Effect<void>
   /** Fail a fraction of all records written, at random from the seed, until `clearFaults`. */
   readonly throttleRecords: (options: ThrottleRecordsOptions) => Effect.Effect<void>
-  /** Delay every call (of one operation, or of all) by `latency` of Clock time (`Effect.sleep`). */
+  /**
+   * Delay every call (of one operation, or of all) by `latency` of Clock time (`Effect.sleep`). For
+   * `subscribeToShard`, every event pushed is delayed by it too.
+   */
   readonly setLatency: (latency: Duration.DurationInput, operation?: Operation) => Effect.Effect<void>
   /** Remove every fault and latency. */
   readonly clearFaults: Effect.Effect<void>

@@ -88,6 +88,21 @@ describe("KinesisTest: enhanced fan-out", () => {
       assert.strictEqual((yield* kinesis.listStreamConsumers(streamARN)).length, 19)
     }).pipe(Effect.provide(KinesisTest.layer({ streams: { s: { shards: 1 } }, consumerDuration: "2 seconds" }))))
 
+  it.effect("accessors by stream name: registering is idempotent, listing, deregistering", () =>
+    Effect.gen(function*() {
+      const stream = StreamAddress.unsafeMake("s")
+      const first = yield* Kinesis.registerStreamConsumer({ stream, consumerName: "app" })
+      const again = yield* Kinesis.registerStreamConsumer({ stream, consumerName: "app" })
+      assert.strictEqual(again.consumerARN, first.consumerARN)
+      assert.deepStrictEqual((yield* Kinesis.listStreamConsumers(stream)).map((c) => c.consumerName), ["app"])
+      yield* Kinesis.deregisterStreamConsumer({ stream, consumerName: "app" })
+      assert.deepStrictEqual(yield* Kinesis.listStreamConsumers(stream), [])
+      assert.strictEqual(
+        failureOf(yield* Effect.exit(Kinesis.deregisterStreamConsumer({ stream, consumerName: "app" }))),
+        "ResourceNotFound"
+      )
+    }).pipe(Effect.provide(KinesisTest.layer({ streams: { s: { shards: 1 } } }))))
+
   it.effect("SubscribeToShard: records pushed as written, one subscription and one call per second per shard, 5 minutes", () =>
     Effect.gen(function*() {
       const kinesis = yield* Kinesis.Kinesis

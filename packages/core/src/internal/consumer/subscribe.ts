@@ -18,7 +18,6 @@
  *
  * @internal
  */
-import type * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -139,31 +138,44 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
       const pull = yield* Stream.toPull(
         ctx.kinesis.subscribeToShard({ consumerARN: target.consumerARN, shardId, position: from })
       )
-      while (!reader.stopped) {
-        // nothing is taken from the subscription while the buffer is full
-        yield* reader.buffer.awaitRoom
-        if (reader.stopped) break
-        const next = yield* pull.pipe(
-          Effect.map(Option.some),
-          Effect.timeoutTo({
-            duration: Duration.millis(target.watchdog),
-            onSuccess: (chunk) => chunk,
-            // silent for too long: renewed
-            onTimeout: () => Option.none<Chunk.Chunk<Kinesis.SubscribeToShardEvent>>()
-          }),
-          Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(Option.none()) : Effect.fail(error.value))
-        )
-        if (Option.isNone(next)) return "renew" as const
-        for (const event of next.value) {
-          if (yield* take(event)) return "shard-end" as const
-          if (
-            event.records.length === 0 && event.millisBehindLatest === 0 && ctx.isClosed(shardId) &&
-            (yield* confirmEnd)
-          ) return "shard-end" as const
+      /** When the pull now waiting for an event began (undefined: not waiting on the subscription). */
+      let waitingSince: number | undefined
+      const eventLoop: Effect.Effect<SessionEnd, ServiceError> = Effect.gen(function*() {
+        while (!reader.stopped) {
+          // nothing is taken from the subscription while the buffer is full (and that silence is ours)
+          yield* reader.buffer.awaitRoom
+          if (reader.stopped) break
+          waitingSince = yield* Clock.currentTimeMillis
+          const next = yield* pull.pipe(
+            Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(undefined) : Effect.fail(error.value))
+          )
+          waitingSince = undefined
+          // the service ended the subscription (its 5 minutes): renewed from the continuation
+          if (next === undefined) return "renew" as const
+          for (const event of next) {
+            if (yield* take(event)) return "shard-end" as const
+            if (
+              event.records.length === 0 && event.millisBehindLatest === 0 && ctx.isClosed(shardId) &&
+              (yield* confirmEnd)
+            ) return "shard-end" as const
+          }
+          yield* ctx.readSucceeded(reader)
         }
-        yield* ctx.readSucceeded(reader)
-      }
-      return "renew" as const
+        return "renew" as const
+      })
+      // one watchdog per subscription (not a timer per event): silent for `watchdog` while waited on, renewed
+      const watchdog: Effect.Effect<SessionEnd> = Effect.gen(function*() {
+        for (;;) {
+          const now = yield* Clock.currentTimeMillis
+          const silent = waitingSince === undefined ? 0 : now - waitingSince
+          if (silent >= target.watchdog) return "renew" as const
+          // (not waited on: looked at again in half a watchdog, so silence is seen at most 1.5 watchdogs late)
+          yield* Effect.sleep(
+            Duration.millis(waitingSince === undefined ? target.watchdog / 2 : target.watchdog - silent)
+          )
+        }
+      })
+      return yield* Effect.raceFirst(eventLoop, watchdog)
     }))
 
     while (!reader.stopped) {

@@ -260,7 +260,9 @@ const subscribeToShard = (
         if (step._tag === "End") return yield* Effect.fail(Option.none())
         if (step._tag === "Event") {
           lastEvent = now
-          return step.event
+          // an event crosses the network as a call does (`setLatency` of subscribeToShard, or of every call)
+          const latency = engine.faults.latencyFor("subscribeToShard")
+          return latency > 0 ? yield* Effect.as(Effect.sleep(Duration.millis(latency)), step.event) : step.event
         }
         const heartbeatAt = lastEvent + HEARTBEAT_MS
         if (now >= heartbeatAt) {
