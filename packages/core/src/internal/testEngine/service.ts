@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type * as Kinesis from "../../Kinesis.js"
 import type { ResourceNotFound, ServiceError } from "../../KinesisError.js"
@@ -233,12 +234,15 @@ const streamNameOfArn = (arn: string): string | undefined => {
   return at < 0 ? undefined : arn.slice(at + ":stream/".length)
 }
 
-const HEARTBEAT_MS = Duration.toMillis(defaults.subscriptionHeartbeat)
+const HEARTBEAT = Duration.decode(defaults.subscriptionHeartbeat)
+const HEARTBEAT_MS = Duration.toMillis(HEARTBEAT)
 
 /**
  * A subscription as a Stream: each pull takes the engine's next step; when it has nothing to send, it
- * waits for the shard's next record (or its closing), the byte budget, or the heartbeat (an event with no
- * records, as AWS sends one every few seconds), whichever comes first. Closing the stream ends it.
+ * waits for a signal — a record written to the shard or its closing (the shard tells its subscribers),
+ * or the heartbeat tick (then an event with no records, as AWS sends one every few seconds when idle) —
+ * or, over the byte budget, for the budget. One signal queue and one heartbeat fiber per subscription:
+ * no fiber or timer per wait. Closing the stream ends the subscription.
  */
 const subscribeToShard = (
   engine: Engine,
@@ -250,12 +254,22 @@ const subscribeToShard = (
       run("subscribeToShard", undefined, request.consumerARN, (now, ctx) => engine.subscribeToShard(request, now, ctx)),
       (sub) => Effect.sync(() => engine.unsubscribe(sub))
     )
+    // a signal given while nobody waits is kept (one is enough): a record written between a step and the
+    // wait is not missed
+    const signal = yield* Queue.sliding<void>(1)
+    const wake = () => {
+      Queue.unsafeOffer(signal, undefined)
+    }
+    const shard = sub.shard
+    yield* Effect.acquireRelease(
+      Effect.sync(() => shard.subscribers.add(wake)),
+      () => Effect.sync(() => shard.subscribers.delete(wake))
+    )
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep(HEARTBEAT), Effect.sync(wake))))
     let lastEvent = yield* Clock.currentTimeMillis
     const pull: Effect.Effect<Kinesis.SubscribeToShardEvent, Option.Option<never>> = Effect.gen(function*() {
       for (;;) {
         const now = yield* Clock.currentTimeMillis
-        const shard = sub.shard
-        const seen = shard.version
         const step = engine.nextEvent(sub, now)
         if (step._tag === "End") return yield* Effect.fail(Option.none())
         if (step._tag === "Event") {
@@ -264,25 +278,13 @@ const subscribeToShard = (
           const latency = engine.faults.latencyFor("subscribeToShard")
           return latency > 0 ? yield* Effect.as(Effect.sleep(Duration.millis(latency)), step.event) : step.event
         }
-        const heartbeatAt = lastEvent + HEARTBEAT_MS
-        if (now >= heartbeatAt) {
+        if (now - lastEvent >= HEARTBEAT_MS) {
           lastEvent = now
           return engine.heartbeat(sub)
         }
-        const wait = Math.min(step.until, heartbeatAt) - now
-        yield* Effect.raceFirst(
-          Effect.async<void>((resume) => {
-            // a record (or the closing) that came between the step and now is not waited for
-            if (shard.version !== seen) return resume(Effect.void)
-            const wake = () => resume(Effect.void)
-            shard.watchers.push(wake)
-            return Effect.sync(() => {
-              const i = shard.watchers.indexOf(wake)
-              if (i >= 0) shard.watchers.splice(i, 1)
-            })
-          }),
-          Effect.sleep(Duration.millis(Math.max(1, wait)))
-        )
+        // over the byte budget: until it refills; else until the next signal
+        if (step.until < sub.expiresAt) yield* Effect.sleep(Duration.millis(Math.max(1, step.until - now)))
+        else yield* Queue.take(signal)
       }
     })
     return Stream.repeatEffectOption(pull)

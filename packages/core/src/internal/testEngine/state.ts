@@ -52,8 +52,8 @@ export class ShardState {
   lastArrival = Number.NEGATIVE_INFINITY
   lastDate: Date | undefined = undefined
 
-  /** Subscriptions waiting for this shard's next record or its closing (fanOut.ts). */
-  watchers: Array<() => void> = []
+  /** The subscriptions reading this shard (fanOut.ts): told of each record written and of the closing. */
+  readonly subscribers = new Set<() => void>()
 
   writeRecords: Bucket | undefined = undefined
   writeBytes: Bucket | undefined = undefined
@@ -79,16 +79,10 @@ export class ShardState {
     this.seqSuffix = this.startingSequenceNumber.slice(22)
   }
 
-  /** Changes of this shard seen by subscriptions (a record, its closing): a wait checks it did not miss one. */
-  version = 0
-
-  /** Wakes the subscriptions waiting on this shard. */
+  /** Tells the subscriptions of this shard that it changed. */
   notify(): void {
-    this.version++
-    if (this.watchers.length === 0) return
-    const watchers = this.watchers
-    this.watchers = []
-    for (const wake of watchers) wake()
+    if (this.subscribers.size === 0) return
+    for (const wake of this.subscribers) wake()
   }
 
   get isOpen(): boolean {
