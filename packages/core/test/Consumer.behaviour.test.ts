@@ -500,6 +500,41 @@ describe("Consumer behaviour", () => {
         }
         assert.deepStrictEqual(yield* storedCheckpoint(shardId), { sequenceNumber: lastBad })
       }).pipe(Effect.provide(env())))
+
+    it.effect("dead letter: a slow sink gets the letters still queued at shutdown, before the final checkpoint", () =>
+      Effect.gen(function*() {
+        const { bad, lastBad, shardId } = yield* withBadRecords
+        const letters: Array<string> = []
+        const slow = Sink.forEach((letter: Consumer.DeadLetter) =>
+          Effect.zipRight(Effect.sleep("1 second"), Effect.sync(() => letters.push(letter.record.sequenceNumber)))
+        )
+        const c = yield* collect(Consumer.stream<number>({ stream: "s", onDecodeError: { deadLetter: slow } }))
+        yield* c.until(() => c.got.length >= 5, "10 millis", 200)
+        assert.isBelow(letters.length, 2, "the sink is behind")
+        const stopping = yield* Effect.fork(c.stop)
+        yield* advance("5 seconds", "100 millis")
+        assertStoppedCleanly(yield* Fiber.join(stopping))
+        assert.deepStrictEqual(letters, [bad, lastBad])
+        assert.deepStrictEqual(yield* storedCheckpoint(shardId), { sequenceNumber: lastBad })
+      }).pipe(Effect.provide(env())))
+
+    it.effect("dead letter: a sink that fails fails the consumer, and no checkpoint passes what it did not take", () =>
+      Effect.gen(function*() {
+        const { bad, shardId } = yield* withBadRecords
+        const failing = Sink.forEach((_: Consumer.DeadLetter) => Effect.fail({ _tag: "DlqDown" as const }))
+        const c = yield* collect(Consumer.stream<number, { readonly _tag: "DlqDown" }>({
+          stream: "s",
+          onDecodeError: { deadLetter: failing }
+        }))
+        yield* c.until(() => false, "500 millis", 30)
+        const exit = yield* c.stop
+        assert.isTrue(Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause), "the consumer failed")
+        const stored = yield* storedCheckpoint(shardId)
+        assert.isTrue(
+          stored === undefined || compareSeq(stored.sequenceNumber, bad) < 0,
+          `the checkpoint ${JSON.stringify(stored)} passed ${bad}, which the sink never took`
+        )
+      }).pipe(Effect.provide(env())))
   })
 
   it.effect("checkpoint manual: nothing stored until record.checkpoint; then that record; a restart resumes after it", () => {

@@ -49,6 +49,11 @@ export interface Checkpoints<A, E> {
   readonly checkDrained: (reader: Reader<A, E>) => void
   /** The writer fiber: stores the processed positions (every interval, or when woken). */
   readonly writer: Effect.Effect<never>
+  /**
+   * No checkpoint is written from now on (a dead-letter sink failed: records counted as processed may not
+   * have reached it); the leases are still released.
+   */
+  readonly freeze: () => void
 }
 
 export interface CheckpointsContext<A, E> {
@@ -70,10 +75,11 @@ export const makeCheckpoints = <A, E>(ctx: CheckpointsContext<A, E>): Checkpoint
   const { checkpointer, metrics } = ctx
   let wakeWriter = Deferred.unsafeMake<void>(FiberId.none)
 
+  let frozen = false
   const write = (reader: Reader<A, E>) =>
     Effect.suspend(() => {
       const position = reader.processed
-      if (!isAfter(position, reader.written) || position === undefined) return Effect.void
+      if (frozen || !isAfter(position, reader.written) || position === undefined) return Effect.void
       reader.sinceWrite = 0
       return checkpointer.checkpoint(reader.lease, position).pipe(
         Effect.tap(() =>
@@ -148,5 +154,8 @@ export const makeCheckpoints = <A, E>(ctx: CheckpointsContext<A, E>): Checkpoint
     }
   })
 
-  return { write, commit, markProcessed, advance, checkHandedOver, checkDrained, writer }
+  const freeze = () => {
+    frozen = true
+  }
+  return { write, commit, markProcessed, advance, checkHandedOver, checkDrained, writer, freeze }
 }

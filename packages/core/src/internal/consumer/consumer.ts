@@ -257,9 +257,16 @@ export const make = <A, E, R>(
     // -- shutdown: final checkpoints, leases released --------------------------------------------
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
+        // the dead-letter sink takes what is queued first: the final checkpoints pass those records
+        if (!(yield* decoder.close)) {
+          checkpoints.freeze()
+          yield* Effect.logError(
+            "effect-kinesis consumer: the dead-letter sink failed; no final checkpoint is written (the records " +
+              "it may not have received come again)"
+          )
+        }
         yield* leases.close
         yield* checkpointer.leave(streamKey).pipe(Effect.ignore)
-        yield* decoder.close
       }).pipe(annotated)
     )
 
@@ -269,8 +276,14 @@ export const make = <A, E, R>(
     yield* Effect.forkIn(leases.renewal.pipe(annotated), scope)
     yield* Effect.forkIn(checkpoints.writer.pipe(annotated), scope)
     if (decoder.sinkDone !== undefined) {
-      // a failing dead-letter sink fails the consumer
-      yield* Effect.forkIn(decoder.sinkDone.pipe(Effect.catchAllCause(fatal), annotated), scope)
+      // a failing dead-letter sink fails the consumer, and no checkpoint is written after it
+      yield* Effect.forkIn(
+        decoder.sinkDone.pipe(
+          Effect.catchAllCause((cause) => Effect.zipRight(Effect.sync(() => checkpoints.freeze()), fatal(cause))),
+          annotated
+        ),
+        scope
+      )
     }
 
     const thenFatal = <X>(self: Stream.Stream<X>): Stream.Stream<X, ConsumerError | E> =>

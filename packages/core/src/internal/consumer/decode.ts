@@ -14,6 +14,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
@@ -42,8 +43,11 @@ export interface DecodePolicy<A, E> {
   readonly report: (decoded: Decoded<A>) => Effect.Effect<void>
   /** Ends when the dead-letter sink ends, failing with its error (`undefined`: no dead-letter sink). */
   readonly sinkDone: Effect.Effect<unknown, E> | undefined
-  /** Shutdown: the dead-letter sink gets what is queued, then ends. */
-  readonly close: Effect.Effect<void>
+  /**
+   * Shutdown: the dead-letter sink gets what is queued, then ends. `false` when a sink failed (now or
+   * before) or ended early: records counted as processed may not have reached it.
+   */
+  readonly close: Effect.Effect<boolean>
 }
 
 export interface DecodeContext<A, E, R> {
@@ -60,11 +64,12 @@ export const makeDecodePolicy = <A, E, R>(
   Effect.gen(function*() {
     const { metrics, policy } = ctx
     const { aggregator, serializer } = ctx.processor
-    let deadLetters: Queue.Queue<DeadLetter> | undefined
+    let deadLetters: Queue.Queue<DeadLetter | typeof END> | undefined
     let deadLetterFiber: Fiber.RuntimeFiber<unknown, E> | undefined
     if (typeof policy === "object") {
-      deadLetters = yield* Queue.bounded<DeadLetter>(1024)
+      deadLetters = yield* Queue.bounded<DeadLetter | typeof END>(1024)
       deadLetterFiber = yield* Stream.fromQueue(deadLetters).pipe(
+        Stream.takeWhile((letter): letter is DeadLetter => letter !== END),
         Stream.run(policy.deadLetter),
         Effect.forkIn(ctx.scope)
       )
@@ -123,8 +128,23 @@ export const makeDecodePolicy = <A, E, R>(
       report,
       sinkDone: deadLetterFiber === undefined ? undefined : Fiber.join(deadLetterFiber),
       close: deadLetters !== undefined && deadLetterFiber !== undefined
-        ? Effect.zipRight(Queue.shutdown(deadLetters), Effect.asVoid(Fiber.await(deadLetterFiber)))
-        : Effect.void
+        ? drain(deadLetters, deadLetterFiber)
+        : Effect.succeed(true)
     }
     return policyOf
+  })
+
+const END: unique symbol = Symbol("effect-kinesis/consumer/dead-letters-end")
+
+/** The sink takes what is queued and ends; whether it did so without failing (or having ended before). */
+const drain = <E>(
+  queue: Queue.Queue<DeadLetter | typeof END>,
+  fiber: Fiber.RuntimeFiber<unknown, E>
+): Effect.Effect<boolean> =>
+  Effect.suspend(() => {
+    // a sink that already ended took nothing queued since
+    if (fiber.unsafePoll() !== null) return Effect.succeed(false)
+    return Effect.raceFirst(Effect.zipRight(Queue.offer(queue, END), Fiber.await(fiber)), Fiber.await(fiber)).pipe(
+      Effect.map(Exit.isSuccess)
+    )
   })
