@@ -130,6 +130,38 @@ describe("Tracing", () => {
     }).pipe(Effect.scoped, Effect.provide(env(exporter)))
   })
 
+  it.effect("a fan-out consume: a subscribe span per subscription (its SubscribeToShard call a child), deliver spans", () => {
+    const exporter = new InMemorySpanExporter()
+    return Effect.gen(function*() {
+      yield* produce(1, 20)
+      const [shard] = yield* KinesisTest.shards("s")
+      yield* driven(
+        Consumer.stream<number>({ stream: "s", fanOut: { consumerName: "traced" } }).pipe(
+          Stream.take(20),
+          Stream.runDrain,
+          Effect.withSpan("app")
+        )
+      )
+      const spans = exporter.getFinishedSpans()
+      const [app] = named(spans, "app")
+      const [subscription] = named(spans, "effect-kinesis.subscribe")
+      assert.isDefined(subscription, "a subscribe span")
+      assert.strictEqual(subscription!.kind, SpanKind.CLIENT)
+      assert.deepInclude(subscription!.attributes, {
+        "messaging.system": "aws_kinesis",
+        "messaging.operation.type": "receive",
+        "messaging.destination.name": "s",
+        "messaging.destination.partition.id": shard!.shardId
+      })
+      assert.isTrue(String(subscription!.attributes["aws.kinesis.consumer_arn"]).includes("/consumer/traced:"))
+      assert.deepStrictEqual(childrenOf(spans, subscription!).map((s) => s.name), ["Kinesis.SubscribeToShard"])
+      assert.strictEqual(parentOf(subscription!), app!.spanContext().spanId)
+      assert.isAbove(named(spans, "effect-kinesis.deliver").length, 0)
+      assert.strictEqual(named(spans, "effect-kinesis.fetch").length, 0, "no polling")
+      assert.isAbove(named(spans, "Kinesis.RegisterStreamConsumer").length, 0)
+    }).pipe(Effect.scoped, Effect.provide(env(exporter)))
+  })
+
   it.effect("a throttled request: the call's span fails with the typed error; the retry is a span of its own", () => {
     const exporter = new InMemorySpanExporter()
     return Effect.gen(function*() {

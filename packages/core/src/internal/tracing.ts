@@ -105,6 +105,8 @@ export const SpanNames = {
   produce: "effect-kinesis.produce",
   /** One GetRecords fetch of a shard by the consumer. */
   fetch: "effect-kinesis.fetch",
+  /** One SubscribeToShard subscription of a shard by the consumer (enhanced fan-out), until it ends or is renewed. */
+  subscribe: "effect-kinesis.subscribe",
   /** One batch of a shard's records delivered to the consumer's stream. */
   deliver: "effect-kinesis.deliver",
   /** A reshard seen by the consumer (a closed shard read to its end, its children found). */

@@ -28,6 +28,7 @@ import type * as Checkpointer from "../../Checkpointer.js"
 import type * as Kinesis from "../../Kinesis.js"
 import { isRetryable, ResourceInUse, type ServiceError } from "../../KinesisError.js"
 import type * as StreamAddress from "../../StreamAddress.js"
+import * as Tracing from "../tracing.js"
 import type { FetchContext } from "./fetch.js"
 import type { Reader } from "./shard.js"
 
@@ -178,17 +179,36 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
       return yield* Effect.raceFirst(eventLoop, watchdog)
     }))
 
+    /** A session in its span (when a tracer is installed): the shard, the events it brought, how it ended. */
+    const tracedSession = Tracing.span(
+      Tracing.SpanNames.subscribe,
+      "client",
+      () => ({
+        ...Tracing.messaging("receive", ctx.address.name, shardId, 0),
+        "aws.kinesis.consumer_arn": target.consumerARN
+      }),
+      (traced) => {
+        if (!traced) return session
+        const before = events
+        return Effect.tap(session, (end) =>
+          Effect.annotateCurrentSpan({ "effect_kinesis.events": events - before, "effect_kinesis.session_end": end }))
+      }
+    )
+
     while (!reader.stopped) {
       const before = events
       const end = yield* parts.retrying(
         reader,
-        session.pipe(
+        tracedSession.pipe(
           // the previous owner's subscription is still open (a lease just moved), or one per second was
           // exceeded: asked for again after the spacing
-          Effect.catchTag("ResourceInUse", () => Effect.succeed("renew" as const))
+          Effect.catchTag("ResourceInUse", () =>
+            Effect.succeed("renew" as const))
         )
       )
-      if (end === "shard-end") return "shard-end" as const
+      if (end === "shard-end") {
+        return "shard-end" as const
+      }
       if (events === before) {
         yield* Effect.logDebug(`effect-kinesis consumer: subscription to ${shardId} renewed with no event`)
       }
