@@ -1,6 +1,7 @@
 /**
  * The `effect-kinesis` command line: the runbook tool for Kinesis Data Streams — `streams`,
- * `describe`, `status` (topology, lag, leases), `put`, `tail` and `bench`.
+ * `describe`, `status` (topology, lag, leases), `put`, `tail`, `bench` and `consumers` (enhanced
+ * fan-out consumers: `list`, `register`, `deregister`).
  *
  * Every command takes `--region` and `--endpoint` (over `AWS_REGION` / `KINESIS_ENDPOINT` and the rest
  * of what `Kinesis.config` reads); a stream is given by name or by ARN. A failure prints one line
@@ -315,8 +316,83 @@ const bench = Command.make(
   )
 )
 
+const streamOption = Options.text("stream").pipe(
+  Options.withPseudoName("STREAM"),
+  Options.withDescription("the stream: a name or an ARN")
+)
+
+const consumerName = Options.text("name").pipe(
+  Options.withPseudoName("NAME"),
+  Options.withDescription("the consumer's name (1 to 128 characters of a-z, A-Z, 0-9, '_', '-', '.')")
+)
+
+const consumersList = Command.make(
+  "list",
+  { ...connection, json: json("print JSON"), stream: streamOption },
+  (options) => load(() => import("./internal/consumers.js"), (m) => m.list(options))
+).pipe(
+  Command.withDescription(
+    "List the enhanced fan-out consumers registered on the stream (every page): name, status, ARN, creation time."
+  )
+)
+
+const consumersRegister = Command.make(
+  "register",
+  {
+    ...connection,
+    json: json("print JSON"),
+    stream: streamOption,
+    name: consumerName,
+    timeout: duration(
+      "timeout",
+      "60s",
+      "how long to wait for the consumer to be ACTIVE (asked once a second), then fail"
+    )
+  },
+  (options) => load(() => import("./internal/consumers.js"), (m) => m.register(options))
+).pipe(
+  Command.withDescription(
+    "Register an enhanced fan-out consumer on the stream (one of that name already there is kept as it is), wait " +
+      "until it is ACTIVE and print it."
+  )
+)
+
+const consumersDeregister = Command.make(
+  "deregister",
+  {
+    ...connection,
+    json: json("print JSON"),
+    stream: streamOption.pipe(Options.optional),
+    name: consumerName.pipe(Options.optional),
+    arn: Options.text("arn").pipe(
+      Options.withPseudoName("ARN"),
+      Options.withDescription("the consumer's ARN (instead of --stream and --name)"),
+      Options.optional
+    )
+  },
+  (options) => load(() => import("./internal/consumers.js"), (m) => m.deregister(options))
+).pipe(
+  Command.withDescription(
+    "Deregister an enhanced fan-out consumer (by --stream and --name, or by --arn): its subscriptions end and it " +
+      "stops being billed. A consumer that does not exist is an error."
+  )
+)
+
+/** The `consumers` sub-commands, in the order of `withSubcommands`. */
+const consumersSubcommands = ["list", "register", "deregister"]
+
+const consumers = Command.make("consumers", {}, () =>
+  Effect.fail(
+    new UsageError({ message: `missing command: ${consumersSubcommands.join(", ")}` })
+  )).pipe(
+    Command.withDescription(
+      "Enhanced fan-out consumers of a stream: list, register (and wait until ACTIVE), deregister."
+    ),
+    Command.withSubcommands([consumersList, consumersRegister, consumersDeregister])
+  )
+
 /** The sub-commands' names, in the order of `withSubcommands` (for the root's help and its errors). */
-const subcommands = ["streams", "describe", "status", "put", "tail", "bench"]
+const subcommands = ["streams", "describe", "status", "put", "tail", "bench", "consumers"]
 
 /**
  * The root command and its subcommands.
@@ -326,11 +402,16 @@ const subcommands = ["streams", "describe", "status", "put", "tail", "bench"]
  */
 export const command = Command.make("effect-kinesis", {}, () =>
   Effect.fail(
-    new UsageError({ message: "missing command: streams, describe, status, put, tail or bench" })
+    new UsageError({ message: "missing command: streams, describe, status, put, tail, bench or consumers" })
   )).pipe(
     Command.withDescription("The runbook tool for Kinesis Data Streams."),
-    Command.withSubcommands([streams, describe, status, put, tail, bench])
+    Command.withSubcommands([streams, describe, status, put, tail, bench, consumers])
   )
+
+/** The sub-commands with sub-commands of their own (for their help and their errors). */
+const groups: CommandLine.Groups = {
+  consumers: { descriptor: consumers.descriptor, subcommands: consumersSubcommands }
+}
 
 const cli = Command.run(command, { name: "effect-kinesis", version })
 
@@ -376,8 +457,8 @@ const withoutConsoleErrors = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.E
  */
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
   const args = argv.slice(2)
-  const context = { command: CommandLine.subcommandOf(command.descriptor, args) }
-  return CommandLine.read(command.descriptor, { name: "effect-kinesis", version, subcommands }, args).pipe(
+  const context = { command: CommandLine.commandOf(command.descriptor, groups, args) }
+  return CommandLine.read(command.descriptor, { name: "effect-kinesis", version, subcommands, groups }, args).pipe(
     Effect.flatMap((reading): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
       switch (reading._tag) {
         case "UsageError":
@@ -390,7 +471,10 @@ export const run = (argv: ReadonlyArray<string>): Effect.Effect<number, never, C
         case "Version":
           return Effect.as(Format.outLine(version), codes.ok)
         case "Run":
-          return cli(argv).pipe(
+          return cli([
+            ...argv.slice(0, 2),
+            ...CommandLine.withLogLevelFirst(args, CommandLine.commandPath(command.descriptor, groups, args))
+          ]).pipe(
             withoutConsoleErrors,
             // `--log-level` (applied by @effect/cli inside) overrides this default
             Logger.withMinimumLogLevel(LogLevel.Warning),

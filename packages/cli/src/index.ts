@@ -1,6 +1,7 @@
 /**
  * The `effect-kinesis` command line: the runbook tool for Kinesis Data Streams — `streams`,
- * `describe`, `status` (topology, lag, leases), `put`, `tail` and `bench`.
+ * `describe`, `status` (topology, lag, leases), `put`, `tail`, `bench` and `consumers` (enhanced
+ * fan-out consumers: `list`, `register`, `deregister`).
  *
  * @since 0.1.0
  */

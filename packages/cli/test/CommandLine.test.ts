@@ -47,15 +47,23 @@ describe.concurrent("effect-kinesis command line (child processes)", () => {
         // unknown sub-command, an option before the sub-command, no sub-command
         [
           ["tial", "s"],
-          /: unknown command 'tial' \(the commands: streams, describe, status, put, tail, bench\)/,
+          /: unknown command 'tial' \(the commands: streams, describe, status, put, tail, bench, consumers\)/,
           undefined
         ],
         [["--jsn"], /: unknown option '--jsn' before the command/, undefined],
-        [[], /: missing command: streams, describe, status, put, tail or bench \(/, undefined],
+        [[], /: missing command: streams, describe, status, put, tail, bench or consumers \(/, undefined],
         // found by the command itself, not the parser
         [["tail", "s", "--from", "yesterday"], /: --from must be trim-horizon, latest or timestamp/, "tail"],
         // still reported after --log-level (which @effect/cli handles by parsing again)
-        [["tail", "s", "--log-level", "debug", "--jsn"], /unknown option '--jsn'/, "tail"]
+        [["tail", "s", "--log-level", "debug", "--jsn"], /unknown option '--jsn'/, "tail"],
+        // a command of a group: the hint names both
+        [["consumers", "list", "--jsn"], /unknown option '--jsn' \(did you mean --json\?\)/, "consumers list"],
+        [["consumers", "register", "--stream", "s"], /: missing option --name \(/, "consumers register"],
+        [
+          ["consumers", "lst"],
+          /: unknown command 'consumers lst' \(the consumers commands: list, register/,
+          "consumers"
+        ]
       ]
       const results = yield* Effect.forEach(cases, ([args]) => cli(args), { concurrency: "unbounded" })
       results.forEach((result, i) => {

@@ -42,6 +42,46 @@ export const subcommandOf = <A>(
   return args.find((arg) => HashMap.has(subcommands, arg))
 }
 
+/** A sub-command with sub-commands of its own (`consumers` of `consumers list`). @internal */
+export interface Group {
+  /** The group's descriptor (with its sub-commands). */
+  readonly descriptor: CommandDescriptor.Command<unknown>
+  /** Its sub-commands, in the order the help lists them. */
+  readonly subcommands: ReadonlyArray<string>
+}
+
+/** The groups of a program, by name. @internal */
+export type Groups = Readonly<Record<string, Group>>
+
+/**
+ * The (sub-)command named on the command line: `["tail"]`, `["consumers", "list"]`, `["consumers"]`
+ * without a valid sub-command of the group, `[]` without a command.
+ *
+ * @internal
+ */
+export const commandPath = <A>(
+  root: CommandDescriptor.Command<A>,
+  groups: Groups,
+  args: ReadonlyArray<string>
+): ReadonlyArray<string> => {
+  const first = subcommandOf(root, args)
+  if (first === undefined) return []
+  const group = Object.hasOwn(groups, first) ? groups[first] : undefined
+  if (group === undefined) return [first]
+  const second = subcommandOf(group.descriptor, args.slice(args.indexOf(first) + 1))
+  return second === undefined ? [first] : [first, second]
+}
+
+/** The command line's (sub-)command, for the usage hint: `tail`, `consumers list`. @internal */
+export const commandOf = <A>(
+  root: CommandDescriptor.Command<A>,
+  groups: Groups,
+  args: ReadonlyArray<string>
+): string | undefined => {
+  const path = commandPath(root, groups, args)
+  return path.length === 0 ? undefined : path.join(" ")
+}
+
 /** The options (`--region`, ...) in a usage, with their choices (`raw | json | pretty`) if any. */
 const optionsOf = (usage: Usage.Usage): Array<{ readonly name: string; readonly choices: ReadonlyArray<string> }> => {
   switch (usage._tag) {
@@ -64,15 +104,15 @@ const optionsOf = (usage: Usage.Usage): Array<{ readonly name: string; readonly 
   }
 }
 
-/** The options of the sub-command on the command line (none without one). */
-const subcommandOptions = <A>(root: CommandDescriptor.Command<A>, args: ReadonlyArray<string>) => {
-  const command = subcommandOf(root, args)
-  return command === undefined
-    ? []
-    : Option.match(HashMap.get(CommandDescriptor.getSubcommands(root), command), {
-      onNone: () => [],
-      onSome: (descriptor) => optionsOf(CommandDescriptor.getUsage(descriptor))
-    })
+/** The options of the (sub-)command on the command line (none without one). */
+const subcommandOptions = <A>(root: CommandDescriptor.Command<A>, groups: Groups, args: ReadonlyArray<string>) => {
+  const [first, second] = commandPath(root, groups, args)
+  if (first === undefined) return []
+  const parent: CommandDescriptor.Command<unknown> = second === undefined ? root : groups[first]!.descriptor
+  return Option.match(HashMap.get(CommandDescriptor.getSubcommands(parent), second ?? first), {
+    onNone: () => [],
+    onSome: (descriptor) => optionsOf(CommandDescriptor.getUsage(descriptor))
+  })
 }
 
 /** The first paragraph after a `DESCRIPTION` header. */
@@ -95,7 +135,8 @@ const descriptionOf = (doc: HelpDoc.HelpDoc): Span.Span | undefined => {
 /** The sub-commands for the root's help: name and arguments (not the options), and description. */
 const commandSummaries = <A>(
   root: CommandDescriptor.Command<A>,
-  names: ReadonlyArray<string>
+  names: ReadonlyArray<string>,
+  groups: Groups
 ): Array<CommandSummary> => {
   const subcommands = CommandDescriptor.getSubcommands(root)
   return names.flatMap((name) =>
@@ -103,9 +144,10 @@ const commandSummaries = <A>(
       onNone: () => [],
       onSome: (descriptor) => {
         const usage = docText(Usage.getHelp(CommandDescriptor.getUsage(descriptor)))
-        const synopsis = usageGroups(usage.replace(/\s+/g, " ").trim()).filter((group) => !group.startsWith("[")).join(
-          " "
-        )
+        // a group: its sub-commands (`consumers list|register|deregister`)
+        const synopsis = Object.hasOwn(groups, name)
+          ? `${name} ${groups[name]!.subcommands.join("|")}`
+          : usageGroups(usage.replace(/\s+/g, " ").trim()).filter((group) => !group.startsWith("[")).join(" ")
         return [{
           synopsis,
           description: descriptionOf(CommandDescriptor.getHelp(descriptor, config)) ?? { _tag: "Text", value: "" }
@@ -136,6 +178,28 @@ const logLevelError = (args: ReadonlyArray<string>): string | undefined => {
 const withoutLogLevel = (args: ReadonlyArray<string>): Array<string> =>
   args.filter((arg, i) => !(arg === "--log-level" || arg.startsWith("--log-level=") || args[i - 1] === "--log-level"))
 
+/**
+ * The arguments with `--log-level LEVEL` moved to right after the (sub-)command named in `path`:
+ * @effect/cli finds it only before the command's options that take a value (`streams --endpoint URL
+ * --log-level info` would be an unknown argument).
+ *
+ * @internal
+ */
+export const withLogLevelFirst = (args: ReadonlyArray<string>, path: ReadonlyArray<string>): Array<string> => {
+  const levels = args.filter((arg, i) =>
+    arg === "--log-level" || arg.startsWith("--log-level=") || args[i - 1] === "--log-level"
+  )
+  if (levels.length === 0 || path.length === 0) return [...args]
+  const rest = withoutLogLevel(args)
+  let at = -1
+  for (const name of path) {
+    const found = rest.indexOf(name, at + 1)
+    if (found < 0) return [...args]
+    at = found
+  }
+  return [...rest.slice(0, at + 1), ...levels, ...rest.slice(at + 1)]
+}
+
 const quote = (arg: string): string => `'${arg}'`
 
 /** The message of an argument @effect/cli did not consume. */
@@ -159,11 +223,21 @@ const leftoverMessage = (head: string, next: string | undefined, known: Readonly
 const errorMessage = <A>(
   root: CommandDescriptor.Command<A>,
   subcommandNames: ReadonlyArray<string>,
+  groups: Groups,
   error: ValidationError.ValidationError,
   args: ReadonlyArray<string>
 ): string => {
   const text = docText(error.error).replace(/\s+/g, " ").trim()
   if (error._tag === "CommandMismatch") {
+    const [group] = commandPath(root, groups, args)
+    if (group !== undefined && Object.hasOwn(groups, group)) {
+      // `consumers foo`: a group without one of its sub-commands
+      const commands = groups[group]!.subcommands.join(", ")
+      const next = args[args.indexOf(group) + 1] ?? ""
+      return next.startsWith("-")
+        ? `unknown option ${quote(next)} before the ${group} command (the ${group} commands: ${commands})`
+        : `unknown command ${quote(`${group} ${next}`)} (the ${group} commands: ${commands})`
+    }
     const commands = subcommandNames.join(", ")
     const first = args[0] ?? ""
     return first.startsWith("-")
@@ -182,7 +256,7 @@ const errorMessage = <A>(
   if (cases !== null) {
     // the option with these choices, and the value it was given
     const choices = cases[1]!.split(",").map((choice) => choice.trim())
-    const option = subcommandOptions(root, args).find((o) =>
+    const option = subcommandOptions(root, groups, args).find((o) =>
       o.choices.length === choices.length && o.choices.every((choice) => choices.includes(choice))
     )
     const at = option === undefined ? -1 : args.indexOf(option.name)
@@ -194,6 +268,10 @@ const errorMessage = <A>(
   }
   const missing = /^Missing argument <(.+)>$/.exec(text)
   if (missing !== null) return `missing argument ${missing[1]}`
+  const corrected = /^The flag '(.+)' is not recognized\. Did you mean '(.+)'\?$/.exec(text)
+  if (corrected !== null) return `unknown option ${quote(corrected[1]!)} (did you mean ${corrected[2]}?)`
+  const missingOption = /^Expected to find option: '(.+)'$/.exec(text)
+  if (missingOption !== null) return `missing option ${missingOption[1]}`
   return text
 }
 
@@ -210,10 +288,13 @@ export const read = <A>(
     readonly version: string
     /** The sub-commands, in the order the help lists them. */
     readonly subcommands: ReadonlyArray<string>
+    /** The sub-commands that have sub-commands of their own. */
+    readonly groups?: Groups | undefined
   },
   args: ReadonlyArray<string>
 ): Effect.Effect<Reading, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal> => {
   const { name, subcommands, version } = program
+  const groups = program.groups ?? {}
   const logLevel = logLevelError(args)
   if (logLevel !== undefined) return Effect.succeed({ _tag: "UsageError", message: logLevel })
   const parsedArgs = withoutLogLevel(args)
@@ -222,7 +303,9 @@ export const read = <A>(
       if (directive._tag === "BuiltIn") {
         const option = directive.option
         switch (option._tag) {
-          case "ShowHelp":
+          case "ShowHelp": {
+            const path = commandPath(root, groups, parsedArgs)
+            const group = path.length === 1 && Object.hasOwn(groups, path[0]!) ? groups[path[0]!] : undefined
             return {
               _tag: "Help",
               page: {
@@ -230,11 +313,15 @@ export const read = <A>(
                 version,
                 usage: option.usage,
                 doc: option.helpDoc,
-                commands: subcommandOf(root, parsedArgs) === undefined
-                  ? commandSummaries(root, subcommands)
-                  : undefined
+                commands: path.length === 0
+                  ? commandSummaries(root, subcommands, groups)
+                  : group !== undefined
+                  ? commandSummaries(group.descriptor, group.subcommands, {})
+                  : undefined,
+                parent: path.length === 2 ? path[0] : undefined
               }
             }
+          }
           case "ShowVersion":
             return { _tag: "Version" }
           default:
@@ -243,11 +330,25 @@ export const read = <A>(
       }
       const [head, next] = directive.leftover
       if (head === undefined) return { _tag: "Run" }
-      const known = [...subcommandOptions(root, parsedArgs).map((option) => option.name), ...builtIns]
+      const known = [...subcommandOptions(root, groups, parsedArgs).map((option) => option.name), ...builtIns]
       return { _tag: "UsageError", message: leftoverMessage(head, next, known) }
     }),
     Effect.catchAll((error) =>
-      Effect.succeed<Reading>({ _tag: "UsageError", message: errorMessage(root, subcommands, error, parsedArgs) })
-    )
+      Effect.succeed<Reading>({
+        _tag: "UsageError",
+        message: errorMessage(root, subcommands, groups, error, parsedArgs)
+      })
+    ),
+    // `--help` after options the parser stumbled on (`consumers list --stream s --help`): the command's help
+    Effect.flatMap((reading) => {
+      if (reading._tag !== "UsageError" || !parsedArgs.some((arg) => arg === "--help" || arg === "-h")) {
+        return Effect.succeed(reading)
+      }
+      const helpArgs = [...commandPath(root, groups, parsedArgs), "--help"]
+      if (helpArgs.join(" ") === parsedArgs.join(" ")) return Effect.succeed(reading)
+      return read(root, program, helpArgs).pipe(
+        Effect.map((help) => help._tag === "Help" ? help : reading)
+      )
+    })
   )
 }

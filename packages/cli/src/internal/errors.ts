@@ -58,6 +58,43 @@ export class InvalidInput extends Data.TaggedError("InvalidInput")<{
 }
 
 /**
+ * `consumers deregister`: no consumer of that name on the stream (or of that ARN): exit code 1.
+ *
+ * @internal
+ */
+export class ConsumerNotFound extends Data.TaggedError("ConsumerNotFound")<{
+  /** `app on orders`, or the consumer's ARN. */
+  readonly consumer: string
+}> {
+  override get message(): string {
+    return `no consumer ${this.consumer}`
+  }
+}
+
+/**
+ * `consumers register`: the consumer is not ACTIVE within `--timeout` (still CREATING), or it is being
+ * deregistered (DELETING) and cannot become ACTIVE: exit code 1.
+ *
+ * @internal
+ */
+export class ConsumerNotActive extends Data.TaggedError("ConsumerNotActive")<{
+  readonly consumer: string
+  /** The stream as given. */
+  readonly stream: string
+  readonly status: string
+  /** When the wait timed out. */
+  readonly timeout?: Duration.Duration | undefined
+}> {
+  override get message(): string {
+    return this.timeout === undefined
+      ? `consumer ${this.consumer} on ${this.stream} is ${this.status}: it is being deregistered`
+      : `consumer ${this.consumer} on ${this.stream} is still ${this.status} after ${
+        Duration.format(this.timeout)
+      } (--timeout)`
+  }
+}
+
+/**
  * A command needs an optional package that is not installed beside the CLI (`bench` without
  * `--endpoint` or `--stream` needs `@effect-kinesis/local` for its embedded kinesalite).
  *
@@ -141,6 +178,10 @@ const hints: Record<string, string> = {
   LocalServerError: "the embedded kinesalite could not start",
   MissingPackage: "install it beside the CLI (npm install @effect-kinesis/local), or give --endpoint",
   BenchIncomplete: "not every record came back in time: raise --timeout, or check the stream's consumers and retention",
+  ConsumerNotFound:
+    "check --name (or --arn), --stream and --region (and --endpoint); `effect-kinesis consumers list --stream STREAM` lists a stream's consumers",
+  ConsumerNotActive:
+    "a consumer takes a few seconds to register: raise --timeout or check it with `effect-kinesis consumers list`; one being deregistered can be registered again once it is gone",
   ConfigError: "an environment variable (AWS_REGION, KINESIS_ENDPOINT, KINESIS_MAX_ATTEMPTS, ...) has an invalid value",
   Timeout:
     "check --endpoint (a server that accepts connections but never answers?), --region and connectivity, or raise --timeout"

@@ -277,16 +277,19 @@ export interface HelpPage {
   readonly version: string
   readonly usage: Usage.Usage
   readonly doc: HelpDoc.HelpDoc
-  /** The sub-commands, for the root's help (its usage ends with `COMMAND …`). */
+  /** The sub-commands, for the root's help and a group's (its usage ends with `COMMAND …`). */
   readonly commands?: ReadonlyArray<CommandSummary> | undefined
+  /** The group of the command, for a command inside one (`consumers` of `consumers list`). */
+  readonly parent?: string | undefined
 }
 
 /** The text of `--help` (ends with a newline). @internal */
 export const render = (page: HelpPage, config: CliConfig.CliConfig, style: Style): string => {
   const usages = Usage.enumerate(page.usage, config).map((span) => {
     const text = spanText(span).replace(/\s+/g, " ").trim()
-    // a sub-command's usage starts with its own name: the program's name goes first
-    const named = text === page.name || text.startsWith(`${page.name} `) ? text : `${page.name} ${text}`
+    // a sub-command's usage starts with its own name: the program's name (and the group's) goes first
+    const prefix = page.parent === undefined ? page.name : `${page.name} ${page.parent}`
+    const named = text === page.name || text.startsWith(`${page.name} `) ? text : `${prefix} ${text}`
     return page.commands === undefined ? named : `${named} COMMAND [ARGUMENTS] [OPTIONS]`
   })
   const all: Array<Array<string>> = [
