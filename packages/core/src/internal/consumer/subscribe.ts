@@ -101,9 +101,10 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
     /**
      * A closed shard whose subscription is caught up, yet with no final event (kinesis-local never sends
      * it): one GetRecords from the position says whether the shard was read to its end (no next
-     * iterator); records it finds are delivered and the subscription goes on.
+     * iterator). Records it finds are delivered, and the subscription is renewed after them (the one
+     * open would send them again).
      */
-    const confirmEnd: Effect.Effect<boolean, ServiceError> = Effect.gen(function*() {
+    const confirmEnd: Effect.Effect<SessionEnd | undefined, ServiceError> = Effect.gen(function*() {
       const iterator = yield* parts.retrying(
         reader,
         ctx.kinesis.getShardIterator({ stream: ctx.address, shardId, position })
@@ -122,9 +123,9 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
           millisBehindLatest: response.millisBehindLatest ?? 0,
           childShards: undefined
         })
-        return false
+        return "renew" as const
       }
-      return response.nextShardIterator === undefined
+      return response.nextShardIterator === undefined ? "shard-end" as const : undefined
     })
 
     /** One subscription: from `position` until AWS ends it, the watchdog drops it, or the shard ends. */
@@ -155,10 +156,10 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
           if (next === undefined) return "renew" as const
           for (const event of next) {
             if (yield* take(event)) return "shard-end" as const
-            if (
-              event.records.length === 0 && event.millisBehindLatest === 0 && ctx.isClosed(shardId) &&
-              (yield* confirmEnd)
-            ) return "shard-end" as const
+            if (event.records.length === 0 && event.millisBehindLatest === 0 && ctx.isClosed(shardId)) {
+              const end = yield* confirmEnd
+              if (end !== undefined) return end
+            }
           }
           yield* ctx.readSucceeded(reader)
         }
