@@ -757,9 +757,23 @@ export const fromClient = (
       })
       const events = out.EventStream
       if (events === undefined) return Stream.empty
-      return Stream.fromAsyncIterable(
-        events,
-        (error) => fromSdkError(error, "subscribeToShard", label, SUBSCRIBE) as Kinesis.SubscribeToShardError
+      // Not Stream.fromAsyncIterable: its release awaits `iterator.return()`, which an async generator runs
+      // only once its pending `next()` settles — an interruption while waiting for the next event would hang
+      // until the server sent one. Aborting the request first settles it (and closes the HTTP/2 stream).
+      const iterator = yield* Effect.acquireRelease(
+        Effect.sync(() => events[Symbol.asyncIterator]()),
+        (iterator) =>
+          Effect.promise(async () => {
+            controller.abort()
+            await iterator.return?.(undefined)
+          }).pipe(Effect.catchAllDefect(() => Effect.void))
+      )
+      return Stream.repeatEffectOption(
+        Effect.tryPromise({
+          try: () => iterator.next(),
+          catch: (error) =>
+            Option.some(fromSdkError(error, "subscribeToShard", label, SUBSCRIBE) as Kinesis.SubscribeToShardError)
+        }).pipe(Effect.flatMap((next) => next.done === true ? Effect.fail(Option.none()) : Effect.succeed(next.value)))
       ).pipe(Stream.mapEffect((event) => fromSdkEvent(event, label)))
     }))
   }
