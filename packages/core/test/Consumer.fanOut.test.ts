@@ -303,6 +303,59 @@ describe("Consumer fanOut (KinesisTest)", () => {
       }).pipe(Effect.provide(env(1, store)))
     }))
 
+  it.effect("two workers: leases handed over between subscriptions, ResourceInUse retried, every record once", () =>
+    Effect.gen(function*() {
+      const store = Checkpointer.makeMemoryStore()
+      const engine = yield* KinesisTest.make({ streams: { s: { shards: 4 } } })
+      const seen: Array<Value> = []
+      const worker = (workerId: string) =>
+        Consumer.stream<Value>({
+          stream: "s",
+          fanOut,
+          shardRefreshInterval: "5 seconds",
+          checkpointInterval: "1 second"
+        })
+          .pipe(
+            Stream.runForEach((r) => Effect.sync(() => seen.push(r.value))),
+            Effect.provide(Checkpointer.layerMemory({ store, workerId, sessionTimeout: "3 seconds" })),
+            Effect.fork
+          )
+      yield* Effect.gen(function*() {
+        const first = yield* worker("w1")
+        yield* produce(0, 200, 20)
+        yield* until(() => seen.length >= 200, "250 millis")
+        // a second worker joins: two shards are handed over to it; AWS may still hold the previous owner's
+        // subscription for a moment, which the new owner meets as ResourceInUse (injected here, twice)
+        yield* engine.control.failNext("subscribeToShard", { error: "ResourceInUse", times: 2 })
+        const second = yield* worker("w2")
+        for (let t = 0; t < 40; t++) {
+          yield* produce(200 + t * 10, 210 + t * 10, 20)
+          yield* TestClock.adjust("500 millis")
+        }
+        yield* until(() => seen.length >= 600, "250 millis")
+        const owners = new Set([...store.shards.get("s")!.values()].map((state) => state.owner))
+        assert.deepStrictEqual([...owners].sort(), ["w1", "w2"], "the shards are shared")
+        assert.strictEqual(seen.length, 600)
+        assert.strictEqual(new Set(seen.map((v) => v.i)).size, 600, "no record twice")
+        for (let k = 0; k < 20; k++) {
+          const ofKey = seen.filter((v) => v.k === k).map((v) => v.i)
+          assert.deepStrictEqual(ofKey, [...ofKey].sort((a, b) => a - b), `key ${k} in order`)
+        }
+        // the new owner met ResourceInUse twice, then subscribed (a second later each time)
+        const subscribes = (yield* KinesisTest.calls).filter((c) => c.operation === "subscribeToShard")
+        const refused = subscribes.filter((c) => c.error === "ResourceInUse")
+        assert.strictEqual(refused.length, 2)
+        // (an injected failure names no shard) the refused shard was subscribed afterwards: all four are open
+        assert.isTrue(subscribes.some((c) => c.outcome === "success" && c.time > refused[1]!.time))
+        assert.strictEqual((yield* KinesisTest.subscriptions).length, 4)
+        yield* Fiber.interrupt(second)
+        yield* Fiber.interrupt(first)
+      }).pipe(
+        Effect.provide(Layer.succeed(Kinesis.Kinesis, engine.kinesis)),
+        Effect.provideService(KinesisTest.KinesisTest, engine.control)
+      )
+    }))
+
   it.effect("a subscription that goes silent is renewed by the watchdog, from where it was", () =>
     Effect.gen(function*() {
       const store = Checkpointer.makeMemoryStore()
