@@ -2,8 +2,8 @@
  * The shard reader in enhanced fan-out mode: one fiber per held shard that reads it through
  * SubscribeToShard into the buffer, in place of GetRecords polling (fetch.ts, which hands this module
  * its batching, its retries and its shard's end). Each subscription starts where the last one stopped
- * (`AFTER_SEQUENCE_NUMBER` of the last event's `continuationSequenceNumber`, as the KCL's fan-out
- * publisher resumes), so the renewals AWS forces every 5 minutes lose and repeat nothing.
+ * (`AFTER_SEQUENCE_NUMBER` of the last record delivered, or of the last `continuationSequenceNumber` before
+ * any record), so the renewals AWS forces every 5 minutes lose and repeat nothing.
  *
  * Owns, per running reader, the subscription's position and the time of its last SubscribeToShard call;
  * writes the `Reader`'s `lastFetched`, `lastArrival` and `millisBehindLatest` (through the same batching
@@ -94,7 +94,13 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
         if (reader.meters !== undefined) reader.meters.behind(event.millisBehindLatest / 1000)
         const continuation = event.continuationSequenceNumber
         if (continuation === undefined) return true
-        position = { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: continuation }
+        // the next subscription starts right after the last record delivered (exact whatever the continuation
+        // stands for); before any record, after the continuation (the position reached on an empty shard)
+        if (count > 0) {
+          position = { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: event.records[count - 1]!.sequenceNumber }
+        } else if (reader.lastFetched === undefined) {
+          position = { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: continuation }
+        }
         return false
       })
 
