@@ -158,7 +158,7 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
             Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(undefined) : Effect.fail(error.value))
           )
           waitingSince = undefined
-          // the service ended the subscription (its 5 minutes): renewed from the continuation
+          // the service ended the subscription (its 5 minutes): renewed from where it stopped
           if (next === undefined) return "renew" as const
           for (const event of next) {
             if (yield* take(event)) return "shard-end" as const
