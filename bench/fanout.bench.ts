@@ -27,13 +27,22 @@ const percentile = (xs: ReadonlyArray<number>, p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
 }
 
-/** One run: writes at RATE for SECONDS, reads with `fanOut` or by polling; latencies after the warm-up, CPU µs/record. */
+/**
+ * One run: writes at RATE for SECONDS and reads with `Consumer.stream` (by fan-out or by polling), or with a
+ * bare reader of the same traffic (the port's `subscribeToShard` per shard; a GetRecords loop per shard paced
+ * like the consumer); latencies after the warm-up, process CPU µs per record.
+ */
 export const run = (mode: "fanOut" | "polling" | "bare" | "barePolling") =>
   Effect.gen(function*() {
     const engine = yield* KinesisTest.make({ streams: { s: { shards: SHARDS } }, callLogSize: 10 })
     yield* engine.control.setLatency(LATENCY)
     const latencies: Array<number> = []
     const encoder = new TextEncoder()
+    /** A bare reader's record: decoded, its latency kept. */
+    const received = (data: Uint8Array) => {
+      const value = JSON.parse(new TextDecoder().decode(data)) as Value
+      if (value.i >= RATE * WARMUP_SECONDS) latencies.push(Date.now() - value.at)
+    }
     const bare = Effect.gen(function*() {
       const arn = (yield* engine.kinesis.describeStreamSummary(stream)).streamARN
       const c = yield* engine.kinesis.registerStreamConsumer({ streamARN: arn, consumerName: "bare" })
@@ -45,12 +54,7 @@ export const run = (mode: "fanOut" | "polling" | "bare" | "barePolling") =>
         }).pipe(
           Stream.runForEach((e) =>
             Effect.sync(() => {
-              for (const r of e.records) {
-                const v = JSON.parse(new TextDecoder().decode(r.data))
-                if (v.i >= RATE * WARMUP_SECONDS) {
-                  latencies.push(Date.now() - v.at)
-                }
-              }
+              for (const r of e.records) received(r.data)
             })
           )
         ), { concurrency: "unbounded", discard: true })
@@ -64,12 +68,7 @@ export const run = (mode: "fanOut" | "polling" | "bare" | "barePolling") =>
         })
         while (iterator !== undefined) {
           const out: Kinesis.GetRecordsResponse = yield* engine.kinesis.getRecords({ shardIterator: iterator })
-          for (const r of out.records) {
-            const v = JSON.parse(new TextDecoder().decode(r.data))
-            if (v.i >= RATE * WARMUP_SECONDS) {
-              latencies.push(Date.now() - v.at)
-            }
-          }
+          for (const r of out.records) received(r.data)
           iterator = out.nextShardIterator
           yield* Effect.sleep(out.records.length === 0 ? "1 second" : "200 millis")
         }
