@@ -6,6 +6,7 @@
  * them all (`pnpm bench <filter>` runs those whose name contains the filter), prints the rows and
  * rewrites the suite's section of BENCHMARKS.md.
  */
+import { spawn } from "node:child_process"
 import { performance } from "node:perf_hooks"
 
 export interface Row {
@@ -84,3 +85,22 @@ export const compare = async (options: {
 
 export const fmt = (n: number): string =>
   n >= 1000 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(3)
+
+/**
+ * Runs `file` (a bench module) again in a child process with `args` and resolves with the number on the last
+ * line it prints: each side of a CPU comparison in a process of its own, so neither pays for the other's
+ * garbage.
+ */
+export const runChild = (file: string, args: ReadonlyArray<string>): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", file, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    child.stdout.on("data", (chunk: Uint8Array) => {
+      out += new TextDecoder().decode(chunk)
+    })
+    child.on("error", reject)
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(Number(out.trim().split("\n").pop()))
+        : reject(new Error(`the child ${args.join(" ")} exited with ${code}`)))
+  })

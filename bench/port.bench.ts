@@ -13,10 +13,9 @@ import {
 } from "@aws-sdk/client-kinesis"
 import { Checkpointer, Consumer, Kinesis, Processor, Producer, StreamAddress } from "@effect-kinesis/core"
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
-import { spawn } from "node:child_process"
 import { Session } from "node:inspector/promises"
 import { fileURLToPath } from "node:url"
-import { median, type Row, type Suite } from "./harness.js"
+import { median, type Row, runChild, type Suite } from "./harness.js"
 import * as KinesaliteProcess from "./kinesaliteProcess.js"
 
 const BATCHES_PER_ROUND = 10
@@ -248,22 +247,7 @@ const e2eChild = async (side: E2eSide, phase: E2ePhase, endpoint: string, stream
 }
 
 const runE2eChild = (side: E2eSide, phase: E2ePhase, endpoint: string, stream: string): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", fileURLToPath(import.meta.url), "--e2e-child", side, phase, endpoint, stream],
-      { stdio: ["ignore", "pipe", "inherit"] }
-    )
-    let out = ""
-    child.stdout.on("data", (chunk: Uint8Array) => {
-      out += new TextDecoder().decode(chunk)
-    })
-    child.on("error", reject)
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(Number(out.trim().split("\n").pop()))
-        : reject(new Error(`the ${side} ${phase} child exited with ${code}`)))
-  })
+  runChild(fileURLToPath(import.meta.url), ["--e2e-child", side, phase, endpoint, stream])
 
 const suite: Suite = {
   name: "port",

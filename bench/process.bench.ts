@@ -8,9 +8,8 @@
  */
 import { Checkpointer, Consumer, Kinesis, KinesisTest, Processor, Producer } from "@effect-kinesis/core"
 import { Array as Arr, Deferred, Effect, Exit, Layer, Logger, LogLevel, Stream } from "effect"
-import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
-import { compare, fmt, median, type Row, type Suite, timeOnce } from "./harness.js"
+import { compare, fmt, median, type Row, runChild, type Suite, timeOnce } from "./harness.js"
 
 const N = 200_000
 const SLOW_N = 20_000
@@ -106,21 +105,7 @@ const childMain = async (side: Side) => {
   process.stdout.write(`${JSON.stringify(median(times))}\n`)
 }
 
-const runChild = (side: Side): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--child", side], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    let out = ""
-    child.stdout.on("data", (chunk: Uint8Array) => {
-      out += new TextDecoder().decode(chunk)
-    })
-    child.on("error", reject)
-    child.on("exit", (code) =>
-      code === 0
-        ? resolve(Number(out.trim().split("\n").pop()))
-        : reject(new Error(`the ${side} child exited with ${code}`)))
-  })
+const runSide = (side: Side): Promise<number> => runChild(fileURLToPath(import.meta.url), ["--child", side])
 
 const suite: Suite = {
   name: "process",
@@ -136,7 +121,7 @@ const suite: Suite = {
       const order: ReadonlyArray<Side> = round % 2 === 0
         ? ["process", "stream", "drain"]
         : ["drain", "stream", "process"]
-      for (const side of order) sides[side].push(await runChild(side))
+      for (const side of order) sides[side].push(await runSide(side))
     }
     const overhead = median(sides.process.map((x, i) => x / sides.stream[i]!))
     rows.push({

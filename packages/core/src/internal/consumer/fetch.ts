@@ -33,13 +33,10 @@ import type * as StreamAddress from "../../StreamAddress.js"
 import type * as Metrics from "../metrics.js"
 import * as Tracing from "../tracing.js"
 import type { Checkpoints } from "./checkpoints.js"
-import { resumeAfter } from "./position.js"
+import { LATEST_SKEW_MARGIN, resumeAfter } from "./position.js"
 import type { ConsumerError, IteratorType } from "./shapes.js"
 import type { Batch, Reader } from "./shard.js"
 import { type FanOutTarget, makeSubscribedRun } from "./subscribe.js"
-
-/** ms subtracted from the LATEST instant when an iterator must be re-created AT_TIMESTAMP. */
-const LATEST_SKEW_MARGIN = 1_000
 
 /** Raw bytes per batch at most (beyond one record): an aggregate holds many user records to decode at once. */
 const MAX_BATCH_BYTES = 1024 * 1024

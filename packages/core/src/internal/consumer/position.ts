@@ -35,3 +35,9 @@ export const resumeAfter = (from: Checkpointer.Checkpoint): Kinesis.StartingPosi
   from.subSequenceNumber === undefined
     ? { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: from.sequenceNumber }
     : { type: "AT_SEQUENCE_NUMBER", sequenceNumber: from.sequenceNumber }
+
+/**
+ * ms subtracted from the LATEST instant when a reader that never got a record must start again
+ * (AT_TIMESTAMP of when LATEST was asked for, less this margin for clock skew: nothing lost). @internal
+ */
+export const LATEST_SKEW_MARGIN = 1_000

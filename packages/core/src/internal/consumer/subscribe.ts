@@ -30,13 +30,11 @@ import { isRetryable, ResourceInUse, type ServiceError } from "../../KinesisErro
 import type * as StreamAddress from "../../StreamAddress.js"
 import * as Tracing from "../tracing.js"
 import type { FetchContext } from "./fetch.js"
+import { LATEST_SKEW_MARGIN } from "./position.js"
 import type { Reader } from "./shard.js"
 
 /** AWS allows one SubscribeToShard per second per shard per consumer. */
 const SUBSCRIBE_SPACING_MS = 1_000
-
-/** ms subtracted from the LATEST instant when a subscription that never got an event is renewed. */
-const LATEST_SKEW_MARGIN = 1_000
 
 /** The consumer's fan-out settings, resolved (the registered consumer's ARN). @internal */
 export interface FanOutTarget {

@@ -338,42 +338,30 @@ export class Reader {
   key(): unknown {
     this.need(1)
     const initial = this.bytes[this.offset]!
-    const length = initial - 0x60
-    // a text string of definite length below 24 bytes, whose bytes are all in this segment
-    if (length >= 0 && length < 24 && this.offset + 1 + length <= this.bytes.length) {
-      const candidates = KNOWN_KEYS[length]
-      if (candidates !== undefined) {
-        const b = this.bytes
-        const start = this.offset + 1
-        for (let c = 0; c < candidates.length; c++) {
-          const key = candidates[c]!
-          let i = 0
-          while (i < length && b[start + i] === key.charCodeAt(i)) i++
-          if (i === length) {
-            this.offset = start + length
-            return key
-          }
-        }
-      }
-    } else if (initial === 0x78 && this.offset + 2 <= this.bytes.length) {
-      // "ApproximateArrivalTimestamp" (27 bytes) has a one-byte length
-      const length = this.bytes[this.offset + 1]!
-      const candidates = KNOWN_KEYS[length]
-      if (candidates !== undefined && this.offset + 2 + length <= this.bytes.length) {
-        const b = this.bytes
-        const start = this.offset + 2
-        for (let c = 0; c < candidates.length; c++) {
-          const key = candidates[c]!
-          let i = 0
-          while (i < length && b[start + i] === key.charCodeAt(i)) i++
-          if (i === length) {
-            this.offset = start + length
-            return key
-          }
-        }
+    // a text string of definite length below 24 bytes, or of a one-byte length ("ApproximateArrivalTimestamp")
+    const known = initial >= 0x60 && initial < 0x78
+      ? this.knownKey(this.offset + 1, initial - 0x60)
+      : initial === 0x78 && this.offset + 2 <= this.bytes.length
+      ? this.knownKey(this.offset + 2, this.bytes[this.offset + 1]!)
+      : undefined
+    return known ?? this.item()
+  }
+
+  /** The known key whose `length` bytes start at `start` of this segment (the reader then after it), if any. */
+  knownKey(start: number, length: number): string | undefined {
+    const candidates = KNOWN_KEYS[length]
+    if (candidates === undefined || start + length > this.bytes.length) return undefined
+    const b = this.bytes
+    for (let c = 0; c < candidates.length; c++) {
+      const key = candidates[c]!
+      let i = 0
+      while (i < length && b[start + i] === key.charCodeAt(i)) i++
+      if (i === length) {
+        this.offset = start + length
+        return key
       }
     }
-    return this.item()
+    return undefined
   }
 
   /** A text string: ASCII read by a loop or as latin1 (exact for ASCII); anything else decoded strictly. */
