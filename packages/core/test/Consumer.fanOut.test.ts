@@ -7,7 +7,7 @@
  */
 import { Checkpointer, Consumer, Kinesis, KinesisTest, Producer, StreamAddress } from "@effect-kinesis/core"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, type Duration, Effect, Exit, Fiber, Layer, Stream, TestClock } from "effect"
+import { Chunk, Deferred, type Duration, Effect, Exit, Fiber, Layer, Stream, TestClock } from "effect"
 
 interface Value {
   readonly k: number
@@ -354,6 +354,39 @@ describe("Consumer fanOut (KinesisTest)", () => {
         Effect.provide(Layer.succeed(Kinesis.Kinesis, engine.kinesis)),
         Effect.provideService(KinesisTest.KinesisTest, engine.control)
       )
+    }))
+
+  it.effect("events that wait for a busy downstream are merged: one chunk, in order, not one per event", () =>
+    Effect.gen(function*() {
+      const store = Checkpointer.makeMemoryStore()
+      yield* Effect.gen(function*() {
+        const chunks: Array<Array<number>> = []
+        const busy = yield* Deferred.make<void>()
+        const fiber = yield* Consumer.stream<Value>({ stream: "s", fanOut, iteratorType: "TRIM_HORIZON" }).pipe(
+          Stream.runForEachChunk((chunk) =>
+            Effect.zipRight(
+              Effect.sync(() => chunks.push(Chunk.toArray(chunk).map((r) => r.value.i))),
+              Deferred.await(busy)
+            )
+          ),
+          Effect.fork
+        )
+        yield* produce(0, 1, 1)
+        yield* until(() => chunks.length === 1, "100 millis")
+        // while the downstream holds its first chunk: 20 writes, an event each
+        for (let i = 1; i <= 20; i++) {
+          yield* produce(i, i + 1, 1)
+          yield* TestClock.adjust("100 millis")
+        }
+        const events = (yield* KinesisTest.calls).filter((c) => c.operation === "subscribeToShard").length
+        assert.strictEqual(events, 1, "one subscription")
+        yield* Deferred.succeed(busy, undefined)
+        yield* until(() => chunks.flat().length === 21, "100 millis")
+        assert.deepStrictEqual(chunks.flat(), Array.from({ length: 21 }, (_, i) => i))
+        assert.deepStrictEqual(chunks[0], [0])
+        assert.isAtMost(chunks.length, 3, `merged, not a chunk per event: ${JSON.stringify(chunks)}`)
+        yield* Fiber.interrupt(fiber)
+      }).pipe(Effect.provide(env(1, store)))
     }))
 
   it.effect("a subscription that goes silent is renewed by the watchdog, from where it was", () =>

@@ -7,6 +7,11 @@
  * State is mutated synchronously (one JS thread, no locks). Waiting is done on `Wake`s: a callback
  * slot resumed once, far cheaper to make than a `Deferred` (readers wait and wake once per batch).
  *
+ * A batch offered while an earlier one of the same source still waits may be merged into it
+ * (`Coalesce`): the taker then takes one larger batch where it would have taken several small ones
+ * (an enhanced fan-out event brings a few records, and each batch costs the taker the same whatever its
+ * size). Nothing merges past a waiting batch of the same source, so each source's order is kept.
+ *
  * @internal
  */
 import type * as Cause from "effect/Cause"
@@ -36,6 +41,17 @@ export interface Sized {
   readonly bytes: number
 }
 
+/** How batches of one source merge (see `Buffer`). @internal */
+export interface Coalesce<T> {
+  /** The source of a batch: only batches of the same source merge. */
+  readonly source: (item: T) => unknown
+  /** `into` followed by `item` as one batch, or `undefined` when they do not merge (too large). */
+  readonly merge: (into: T, item: T) => T | undefined
+}
+
+/** How far back from the newest batch an offer looks for one of its source to merge into. */
+const COALESCE_LOOKBACK = 16
+
 /** @internal */
 export class Buffer<T extends Sized, E> {
   private items: Array<T> = []
@@ -48,7 +64,11 @@ export class Buffer<T extends Sized, E> {
   private ended = false
   private failure: Cause.Cause<E> | undefined = undefined
 
-  constructor(readonly maxRecords: number, readonly maxBytes: number) {}
+  constructor(
+    readonly maxRecords: number,
+    readonly maxBytes: number,
+    private readonly coalesce?: Coalesce<T> | undefined
+  ) {}
 
   get size(): number {
     return this.items.length - this.head
@@ -62,11 +82,28 @@ export class Buffer<T extends Sized, E> {
   /** Adds a batch, waiting (in turn) while the buffer is full. After `end` or `fail` the batch is dropped. */
   offer(item: T): Effect.Effect<void> {
     return this.whenRoom(item, () => {
-      this.items.push(item)
+      if (!this.mergeWaiting(item)) this.items.push(item)
       this.records += item.count
       this.bytes += item.bytes
       this.wakeTaker()
     })
+  }
+
+  /** Merges `item` into the newest waiting batch of its source, if there is one and they merge. */
+  private mergeWaiting(item: T): boolean {
+    const coalesce = this.coalesce
+    if (coalesce === undefined) return false
+    const source = coalesce.source(item)
+    const stop = Math.max(this.head, this.items.length - COALESCE_LOOKBACK)
+    for (let i = this.items.length - 1; i >= stop; i--) {
+      const waiting = this.items[i]!
+      if (coalesce.source(waiting) !== source) continue
+      const merged = coalesce.merge(waiting, item)
+      if (merged === undefined) return false // (never past a batch of the same source)
+      this.items[i] = merged
+      return true
+    }
+    return false
   }
 
   /** Waits (in turn) until the buffer has room below its bounds: a reader asks before it fetches more. */

@@ -55,7 +55,7 @@ import { makeShardReader, type ShardReader } from "./fetch.js"
 import { type Leases, makeLeases } from "./leases.js"
 import { delivered, makeOutput, type Output } from "./output.js"
 import { type ConsumerError, defaults, type Engine, type ShardStream } from "./shapes.js"
-import type { Batch, Reader, ShardMeters } from "./shard.js"
+import { type Batch, coalesceBatches, type Reader, type ShardMeters } from "./shard.js"
 import { makeStatus, type Status } from "./status.js"
 import { registerConsumer } from "./subscribe.js"
 
@@ -123,7 +123,8 @@ export const make = <A, E, R>(
         : undefined
 
     // -- the buffer, the shard streams, the fatal failure ----------------------------------------
-    const shared = new Buffer<Batch<A, E>, ConsumerError | E>(maxBufferRecords, maxBufferBytes)
+    const coalesce = coalesceBatches<A, E>(chunkSize)
+    const shared = new Buffer<Batch<A, E>, ConsumerError | E>(maxBufferRecords, maxBufferBytes, coalesce)
     const shardStreams = yield* Queue.unbounded<ShardStream<A, E>>()
     /** `process` mode: the readers as they start (the process runner takes their batches itself). */
     const openedReaders = yield* Queue.unbounded<Reader<A, E>>()
@@ -163,7 +164,7 @@ export const make = <A, E, R>(
         write: (reader) => checkpoints.write(reader),
         checkHandedOver: (reader) => checkpoints.checkHandedOver(reader)
       },
-      bufferFor: () => mode === "stream" ? shared : new Buffer(maxBufferRecords, maxBufferBytes),
+      bufferFor: () => mode === "stream" ? shared : new Buffer(maxBufferRecords, maxBufferBytes, coalesce),
       meters: shardMeters,
       opened: (reader) =>
         mode === "shards"

@@ -35,11 +35,8 @@ import * as Tracing from "../tracing.js"
 import type { Checkpoints } from "./checkpoints.js"
 import { LATEST_SKEW_MARGIN, resumeAfter } from "./position.js"
 import type { ConsumerError, IteratorType } from "./shapes.js"
-import type { Batch, Reader } from "./shard.js"
+import { type Batch, MAX_BATCH_BYTES, type Reader } from "./shard.js"
 import { type FanOutTarget, makeSubscribedRun } from "./subscribe.js"
-
-/** Raw bytes per batch at most (beyond one record): an aggregate holds many user records to decode at once. */
-const MAX_BATCH_BYTES = 1024 * 1024
 
 export interface FetchContext<A, E> {
   readonly kinesis: Kinesis.Service

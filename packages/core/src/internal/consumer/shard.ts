@@ -27,7 +27,7 @@ import type * as Metric from "effect/Metric"
 import type * as Checkpointer from "../../Checkpointer.js"
 import type * as Kinesis from "../../Kinesis.js"
 import type * as Metrics from "../metrics.js"
-import type { Buffer } from "./buffer.js"
+import type { Buffer, Coalesce } from "./buffer.js"
 import type { ConsumerError } from "./shapes.js"
 
 /**
@@ -49,6 +49,36 @@ export interface Batch<A, E> {
   /** Position after this batch's last record. */
   readonly last: Checkpointer.Checkpoint
 }
+
+/** Raw bytes per batch at most (beyond one record): an aggregate holds many user records to decode at once. */
+export const MAX_BATCH_BYTES = 1024 * 1024
+
+/**
+ * Batches of one shard merge while they wait, up to `chunkSize` Kinesis records and `MAX_BATCH_BYTES`
+ * (the bounds a response is cut by): a downstream slower than the events of a subscription takes them
+ * in one batch, decoded and emitted at once. A batch resuming inside an aggregate starts one of its own.
+ */
+export const coalesceBatches = <A, E>(chunkSize: number): Coalesce<Batch<A, E>> => ({
+  source: (batch) => batch.reader,
+  merge: (into, item) => {
+    if (
+      item.skipThrough !== undefined || into.count + item.count > chunkSize ||
+      into.bytes + item.bytes > MAX_BATCH_BYTES
+    ) return undefined
+    const records = into.records.slice(into.from, into.to)
+    for (let i = item.from; i < item.to; i++) records.push(item.records[i]!)
+    return {
+      reader: into.reader,
+      records,
+      from: 0,
+      to: records.length,
+      skipThrough: into.skipThrough,
+      count: into.count + item.count,
+      bytes: into.bytes + item.bytes,
+      last: item.last
+    }
+  }
+})
 
 /** The metrics of one shard (tagged with the stream and the shard). */
 export interface ShardMeters {

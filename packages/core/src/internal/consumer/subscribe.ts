@@ -21,7 +21,6 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as Checkpointer from "../../Checkpointer.js"
@@ -77,13 +76,12 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
     let events = 0
 
     /** Takes one event into the buffer and moves the position; whether it was the shard's last. */
-    const take = (event: Kinesis.SubscribeToShardEvent): Effect.Effect<boolean> =>
-      Effect.gen(function*() {
-        events++
-        const count = event.records.length
+    const take = (event: Kinesis.SubscribeToShardEvent): Effect.Effect<boolean> => {
+      events++
+      const count = event.records.length
+      const moved = () => {
         if (count > 0) {
           const last = event.records[count - 1]!
-          yield* parts.emitResponse(reader, event.records, skipThrough)
           skipThrough = undefined
           reader.lastFetched = { sequenceNumber: last.sequenceNumber }
           reader.lastArrival = last.approximateArrivalTimestamp.getTime()
@@ -100,7 +98,12 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
           position = { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: continuation }
         }
         return false
-      })
+      }
+      // (no generator per event: this runs for every event of every subscription)
+      return count > 0
+        ? Effect.map(parts.emitResponse(reader, event.records, skipThrough), moved)
+        : Effect.sync(moved)
+    }
 
     /**
      * A closed shard whose subscription is caught up, yet with no final event (kinesis-local never sends
@@ -133,47 +136,53 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
     })
 
     /** One subscription: from `position` until AWS ends it, the watchdog drops it, or the shard ends. */
-    const session: Effect.Effect<SessionEnd, ServiceError> = Effect.scoped(Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const wait = lastCall + SUBSCRIBE_SPACING_MS - now
+    const session: Effect.Effect<SessionEnd, ServiceError> = Effect.gen(function*() {
+      const clock = yield* Effect.clock
+      const wait = lastCall + SUBSCRIBE_SPACING_MS - clock.unsafeCurrentTimeMillis()
       if (wait > 0) yield* Effect.sleep(Duration.millis(wait))
-      lastCall = yield* Clock.currentTimeMillis
+      lastCall = clock.unsafeCurrentTimeMillis()
       const from = position
       // a LATEST subscription renewed before any event: from the instant it was asked for (nothing lost)
       if (position.type === "LATEST") position = { type: "AT_TIMESTAMP", timestamp: new Date(latestAt) }
-      const pull = yield* Stream.toPull(
-        ctx.kinesis.subscribeToShard({ consumerARN: target.consumerARN, shardId, position: from })
-      )
-      /** When the pull now waiting for an event began (undefined: not waiting on the subscription). */
+      /** When the wait for the next event began (undefined: not waiting on the subscription). */
       let waitingSince: number | undefined
-      const eventLoop: Effect.Effect<SessionEnd, ServiceError> = Effect.gen(function*() {
-        while (!reader.stopped) {
-          // nothing is taken from the subscription while the buffer is full (and that silence is ours)
-          yield* reader.buffer.awaitRoom
-          if (reader.stopped) break
-          waitingSince = yield* Clock.currentTimeMillis
-          const next = yield* pull.pipe(
-            Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(undefined) : Effect.fail(error.value))
-          )
-          waitingSince = undefined
-          // the service ended the subscription (its 5 minutes): renewed from where it stopped
-          if (next === undefined) return "renew" as const
-          for (const event of next) {
-            if (yield* take(event)) return "shard-end" as const
-            if (event.records.length === 0 && event.millisBehindLatest === 0 && ctx.isClosed(shardId)) {
-              const end = yield* confirmEnd
-              if (end !== undefined) return end
-            }
+      let end: SessionEnd = "renew"
+      /** One event: taken into the buffer; whether to go on (the next is not taken before there is room). */
+      const onEvent = (event: Kinesis.SubscribeToShardEvent): Effect.Effect<boolean, ServiceError> => {
+        waitingSince = undefined
+        return Effect.flatMap(take(event), (last): Effect.Effect<boolean, ServiceError> => {
+          if (last) {
+            end = "shard-end"
+            return Effect.succeed(false)
           }
-          yield* ctx.readSucceeded(reader)
-        }
-        return "renew" as const
+          const goOn = Effect.zipRight(ctx.readSucceeded(reader), nextWhenRoom)
+          if (event.records.length > 0 || event.millisBehindLatest > 0 || !ctx.isClosed(shardId)) return goOn
+          // caught up on a closed shard: ended, or records the subscription did not send (kinesis-local)
+          return Effect.flatMap(confirmEnd, (confirmed) => {
+            if (confirmed === undefined) return goOn
+            end = confirmed
+            return Effect.succeed(false)
+          })
+        })
+      }
+      // nothing is taken from the subscription while the buffer is full (and that silence is ours)
+      const nextWhenRoom: Effect.Effect<boolean> = Effect.map(reader.buffer.awaitRoom, () => {
+        if (reader.stopped) return false
+        waitingSince = clock.unsafeCurrentTimeMillis()
+        return true
       })
+      const eventLoop: Effect.Effect<SessionEnd, ServiceError> = Effect.flatMap(nextWhenRoom, (go) =>
+        go
+          ? ctx.kinesis.subscribeToShard({ consumerARN: target.consumerARN, shardId, position: from }).pipe(
+            Stream.runForEachWhile(onEvent),
+            // the service ended the subscription (its 5 minutes): renewed from where it stopped
+            Effect.map(() => end)
+          )
+          : Effect.succeed("renew" as const))
       // one watchdog per subscription (not a timer per event): silent for `watchdog` while waited on, renewed
       const watchdog: Effect.Effect<SessionEnd> = Effect.gen(function*() {
         for (;;) {
-          const now = yield* Clock.currentTimeMillis
-          const silent = waitingSince === undefined ? 0 : now - waitingSince
+          const silent = waitingSince === undefined ? 0 : clock.unsafeCurrentTimeMillis() - waitingSince
           if (silent >= target.watchdog) return "renew" as const
           // (not waited on: looked at again in half a watchdog, so silence is seen at most 1.5 watchdogs late)
           yield* Effect.sleep(
@@ -182,7 +191,7 @@ export const makeSubscribedRun = <A, E>(ctx: FetchContext<A, E>, target: FanOutT
         }
       })
       return yield* Effect.raceFirst(eventLoop, watchdog)
-    }))
+    })
 
     /** A session in its span (when a tracer is installed): the shard, the events it brought, how it ended. */
     const tracedSession = Tracing.span(
