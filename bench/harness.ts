@@ -87,11 +87,11 @@ export const fmt = (n: number): string =>
   n >= 1000 ? Math.round(n).toLocaleString("en-US") : n >= 10 ? n.toFixed(1) : n.toFixed(3)
 
 /**
- * Runs `file` (a bench module) again in a child process with `args` and resolves with the number on the last
- * line it prints: each side of a CPU comparison in a process of its own, so neither pays for the other's
- * garbage.
+ * Runs `file` (a bench module) again in a child process with `args` and resolves with the numbers on the last
+ * line it prints (separated by spaces): each side of a CPU comparison in a process of its own, so neither
+ * pays for the other's garbage.
  */
-export const runChild = (file: string, args: ReadonlyArray<string>): Promise<number> =>
+export const runChildValues = (file: string, args: ReadonlyArray<string>): Promise<Array<number>> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", file, ...args], { stdio: ["ignore", "pipe", "inherit"] })
     let out = ""
@@ -101,6 +101,10 @@ export const runChild = (file: string, args: ReadonlyArray<string>): Promise<num
     child.on("error", reject)
     child.on("exit", (code) =>
       code === 0
-        ? resolve(Number(out.trim().split("\n").pop()))
+        ? resolve(out.trim().split("\n").pop()!.split(" ").map(Number))
         : reject(new Error(`the child ${args.join(" ")} exited with ${code}`)))
   })
+
+/** `runChildValues`, for a child that prints one number. */
+export const runChild = (file: string, args: ReadonlyArray<string>): Promise<number> =>
+  runChildValues(file, args).then((values) => values[0]!)

@@ -15,12 +15,15 @@ import { Checkpointer, Consumer, Kinesis, Processor, Producer, StreamAddress } f
 import { Effect, Exit, Layer, Scope, Stream } from "effect"
 import { Session } from "node:inspector/promises"
 import { fileURLToPath } from "node:url"
-import { median, type Row, runChild, type Suite } from "./harness.js"
+import { median, type Row, runChild, runChildValues, type Suite } from "./harness.js"
 import * as KinesaliteProcess from "./kinesaliteProcess.js"
 
 const BATCHES_PER_ROUND = 10
 const RECORDS = 500
-const ROUNDS = 8
+/** Child processes per side of the port's cases (rotating), and the runs each measures after a warm-up. */
+const PORT_CHILDREN = 3
+const ROUNDS = 7
+const WARMUP = 3
 /** Records the read case reads per round (two GetRecords of at most 10,000 records / 10 MB). */
 const READ_RECORDS = 10_000
 /** Records of the end-to-end cases (producer sink, consumer stream), ~1 KiB of JSON each, 4 shards. */
@@ -69,29 +72,69 @@ interface Sample {
   readonly wall: number
 }
 
-/** Runs every side once per round (rotating which goes first) and keeps CPU µs and wall ms of each run. */
-const rounds = async (
-  warmup: number,
-  run: (side: Side) => Promise<void>,
-  before?: () => Promise<void>
-): Promise<Record<Side, Array<Sample>>> => {
-  const out: Record<Side, Array<Sample>> = { raw: [], sdk: [], json: [], cbor: [] }
-  for (let round = 0; round < warmup + ROUNDS; round++) {
-    for (let k = 0; k < SIDES.length; k++) {
-      const side = SIDES[(round + k) % SIDES.length]!
-      await before?.()
+/** A case of the port's rows: PutRecords of 1 KiB or 100 B records, or the read of a filled stream. */
+type PortCase = "put1k" | "put100" | "get"
+
+/**
+ * In a child process: `side`'s `portCase` against kinesalite at `endpoint` (the read case reads `stream`,
+ * filled by the parent), WARMUP + ROUNDS runs (each put run on a fresh stream); prints the median CPU µs
+ * and wall ms of a run after the warm-up. Each side in processes of its own: in one process, the SDK
+ * sides' garbage (base64 strings, JSON bodies) was collected on the other sides' time.
+ */
+const portChild = async (side: Side, portCase: PortCase, endpoint: string, stream: string): Promise<string> => {
+  const scope = Effect.runSync(Scope.make())
+  try {
+    const connection = await connect(endpoint, scope)
+    const run = portCase === "get"
+      ? readWhole(connection, StreamAddress.unsafeMake(stream), side)
+      : putLoop(connection, portCase === "put1k" ? 1024 : 100, side)
+    const cpu: Array<number> = []
+    const wall: Array<number> = []
+    for (let round = 0; round < WARMUP + ROUNDS; round++) {
+      if (portCase !== "get") await connection.freshStream()
       const cpu0 = process.cpuUsage()
       const wall0 = performance.now()
-      await run(side)
-      const wall = performance.now() - wall0
-      const cpu = process.cpuUsage(cpu0)
-      if (round >= warmup) out[side].push({ cpu: cpu.user + cpu.system, wall })
+      await run()
+      const w = performance.now() - wall0
+      const c = process.cpuUsage(cpu0)
+      if (round >= WARMUP) {
+        cpu.push(c.user + c.system)
+        wall.push(w)
+      }
+    }
+    if (portCase !== "get") {
+      await Effect.runPromise(connection.control.deleteStream({ stream: connection.currentStream() }))
+    }
+    return `${median(cpu)} ${median(wall)}`
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+/** Each side of `portCase` in PORT_CHILDREN child processes (rotating which side goes first). */
+const portRounds = async (
+  portCase: PortCase,
+  endpoint: string,
+  stream: string
+): Promise<Record<Side, Array<Sample>>> => {
+  const out: Record<Side, Array<Sample>> = { raw: [], sdk: [], json: [], cbor: [] }
+  for (let child = 0; child < PORT_CHILDREN; child++) {
+    for (let k = 0; k < SIDES.length; k++) {
+      const side = SIDES[(child + k) % SIDES.length]!
+      const [cpu, wall] = await runChildValues(fileURLToPath(import.meta.url), [
+        "--port-child",
+        side,
+        portCase,
+        endpoint,
+        stream
+      ])
+      out[side].push({ cpu: cpu!, wall: wall! })
     }
   }
   return out
 }
 
-/** Median of the per-round ratios side ÷ raw. */
+/** Median of the per-child ratios side ÷ raw. */
 const ratio = (samples: Record<Side, Array<Sample>>, side: Side, of: "cpu" | "wall"): number =>
   median(samples[side].map((s, i) => s[of] / samples.raw[i]![of]))
 
@@ -147,6 +190,63 @@ const connect = async (endpoint: string, scope: Scope.Scope) => {
     return current
   }
   return { client, ports, control, freshStream, currentStream }
+}
+
+type Connection = Awaited<ReturnType<typeof connect>>
+
+/** A run of the put case: BATCHES_PER_ROUND PutRecords of RECORDS records of `size` bytes by `side`. */
+const putLoop = (connection: Connection, size: number, side: Side) => {
+  const { client, currentStream, ports } = connection
+  const records = Array.from({ length: RECORDS }, (_, i) => ({
+    data: new Uint8Array(size).fill(i % 256),
+    partitionKey: `key-${i}`
+  }))
+  const sdkRecords = records.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey }))
+  return async () => {
+    for (let i = 0; i < BATCHES_PER_ROUND; i++) {
+      if (side === "raw") {
+        await client.send(new PutRecordsCommand({ StreamName: currentStream().name, Records: sdkRecords }))
+      } else {
+        await Effect.runPromise(ports[side].putRecords({ stream: currentStream(), records }))
+      }
+    }
+  }
+}
+
+/** A run of the read case: `stream`'s first shard read whole from TRIM_HORIZON by `side`. */
+const readWhole = (connection: Connection, stream: StreamAddress.StreamAddress, side: Side) => async () => {
+  const { client, ports } = connection
+  const shardId = "shardId-000000000000"
+  if (side === "raw") {
+    let iterator = (await client.send(
+      new GetShardIteratorCommand({
+        StreamName: StreamAddress.name(stream),
+        ShardId: shardId,
+        ShardIteratorType: "TRIM_HORIZON"
+      })
+    )).ShardIterator
+    let n = 0
+    while (iterator !== undefined && n < READ_RECORDS) {
+      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
+      n += out.Records?.length ?? 0
+      iterator = out.NextShardIterator
+    }
+    return
+  }
+  const port = ports[side]
+  await Effect.runPromise(Effect.gen(function*() {
+    let iterator: string | undefined = yield* port.getShardIterator({
+      stream,
+      shardId,
+      position: { type: "TRIM_HORIZON" }
+    })
+    let n = 0
+    while (iterator !== undefined && n < READ_RECORDS) {
+      const out: Kinesis.GetRecordsResponse = yield* port.getRecords({ shardIterator: iterator, limit: 10_000 })
+      n += out.records.length
+      iterator = out.nextShardIterator
+    }
+  }))
 }
 
 type E2eSide = "ours" | "raw"
@@ -253,50 +353,16 @@ const suite: Suite = {
   name: "port",
   description: "`Kinesis.putRecords`/`getRecords` in each data-plane mode vs a raw `client.send` loop on the same " +
     "`KinesisClient` (HTTP/1.1 keep-alive) against kinesalite in its own process: client CPU per record " +
-    `(\`process.cpuUsage()\`), ${ROUNDS} rotating rounds, medians.`,
+    `(\`process.cpuUsage()\`), each side in ${PORT_CHILDREN} child processes of its own, medians.`,
   run: async () => {
     const server = await KinesaliteProcess.start()
     const scope = Effect.runSync(Scope.make())
     try {
-      const { client, currentStream, freshStream, ports } = await connect(server.endpoint, scope)
-      const putCase = async (size: number) => {
-        const records = Array.from({ length: RECORDS }, (_, i) => ({
-          data: new Uint8Array(size).fill(i % 256),
-          partitionKey: `key-${i}`
-        }))
-        const sdkRecords = records.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey }))
-        return rounds(2, async (side) => {
-          for (let i = 0; i < BATCHES_PER_ROUND; i++) {
-            if (side === "raw") {
-              await client.send(new PutRecordsCommand({ StreamName: currentStream().name, Records: sdkRecords }))
-            } else {
-              await Effect.runPromise(ports[side].putRecords({ stream: currentStream(), records }))
-            }
-          }
-        }, () => freshStream())
-      }
-
-      const put1k = await putCase(1024)
-      // heap allocated per record by one more batch loop of each side (the profiler slows it: not timed)
-      const putRecords1k = Array.from({ length: RECORDS }, (_, i) => ({
-        data: new Uint8Array(1024).fill(i % 256),
-        partitionKey: `key-${i}`
-      }))
-      const putSdk1k = putRecords1k.map((r) => ({ Data: r.data, PartitionKey: r.partitionKey }))
-      const putHeap = {
-        raw: await heapAllocated(async () => {
-          for (let i = 0; i < BATCHES_PER_ROUND; i++) {
-            await client.send(new PutRecordsCommand({ StreamName: currentStream().name, Records: putSdk1k }))
-          }
-        }),
-        cbor: await heapAllocated(async () => {
-          for (let i = 0; i < BATCHES_PER_ROUND; i++) {
-            await Effect.runPromise(ports.cbor.putRecords({ stream: currentStream(), records: putRecords1k }))
-          }
-        })
-      }
-      const put100 = await putCase(100)
-
+      const connection = await connect(server.endpoint, scope)
+      const { client, currentStream, freshStream } = connection
+      // the CPU and wall time of each side: in child processes of their own (portChild)
+      const put1k = await portRounds("put1k", server.endpoint, "")
+      const put100 = await portRounds("put100", server.endpoint, "")
       // reads: one stream holding READ_RECORDS × 1 KiB, read whole from TRIM_HORIZON by each side
       await freshStream()
       const readRecords = Array.from({ length: RECORDS }, (_, i) => ({
@@ -306,45 +372,18 @@ const suite: Suite = {
       for (let i = 0; i < READ_RECORDS / RECORDS; i++) {
         await client.send(new PutRecordsCommand({ StreamName: currentStream().name, Records: readRecords }))
       }
-      const shardId = "shardId-000000000000"
-      /** A TRIM_HORIZON iterator through the SDK's command (the raw loops). */
-      const rawIterator = async (shardId: string) =>
-        (await client.send(
-          new GetShardIteratorCommand({
-            StreamName: currentStream().name,
-            ShardId: shardId,
-            ShardIteratorType: "TRIM_HORIZON"
-          })
-        )).ShardIterator
-      /** Reads the whole shard from TRIM_HORIZON: with the raw SDK loop, or through the port in a mode. */
-      const readWhole = (side: Side) => async () => {
-        if (side === "raw") {
-          let iterator = await rawIterator(shardId)
-          let n = 0
-          while (iterator !== undefined && n < READ_RECORDS) {
-            const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
-            n += out.Records?.length ?? 0
-            iterator = out.NextShardIterator
-          }
-          return
-        }
-        const port = ports[side]
-        await Effect.runPromise(Effect.gen(function*() {
-          let iterator: string | undefined = yield* port.getShardIterator({
-            stream: currentStream(),
-            shardId,
-            position: { type: "TRIM_HORIZON" }
-          })
-          let n = 0
-          while (iterator !== undefined && n < READ_RECORDS) {
-            const out: Kinesis.GetRecordsResponse = yield* port.getRecords({ shardIterator: iterator, limit: 10_000 })
-            n += out.records.length
-            iterator = out.nextShardIterator
-          }
-        }))
+      const readStream = currentStream()
+      const get = await portRounds("get", server.endpoint, readStream.name)
+      // heap allocated per record by one more run of each side, here (the profiler slows it: not timed)
+      const getHeap = {
+        raw: await heapAllocated(readWhole(connection, readStream, "raw")),
+        cbor: await heapAllocated(readWhole(connection, readStream, "cbor"))
       }
-      const get = await rounds(2, (side) => readWhole(side)())
-      const getHeap = { raw: await heapAllocated(readWhole("raw")), cbor: await heapAllocated(readWhole("cbor")) }
+      await freshStream()
+      const putHeap = {
+        raw: await heapAllocated(putLoop(connection, 1024, "raw")),
+        cbor: await heapAllocated(putLoop(connection, 1024, "cbor"))
+      }
 
       // end to end: each side and phase in child processes of its own (see e2eChild), alternating
       await freshStream(4)
@@ -458,8 +497,13 @@ const suite: Suite = {
         notes: `
 - Every side uses the same \`KinesisClient\` (its HTTP/1.1 keep-alive handler, credentials and endpoint): the
   \`cbor\` and \`json\` modes sign and send their own bodies through it; \`sdk\` is the port over the SDK's commands.
-- CPU is this process's user + system time around each side's run: the server runs in another process
+- CPU is the client process's user + system time around each side's run: the server runs in another process
   (bench/kinesaliteProcess.ts: \`LocalKinesis.kinesalite()\` with its CBOR front).
+- Each side of the port's cases runs in child processes of its own (${PORT_CHILDREN} per side, rotating which goes
+  first), each measuring ${ROUNDS} runs (${BATCHES_PER_ROUND} PutRecords, or the whole read) after ${WARMUP} warm-up
+  runs and reporting the median; the ratio is the median of the children's ratios. In one process the SDK
+  sides' garbage (base64 strings, JSON bodies) was collected on the other sides' time, and the figures moved by
+  a third from one run of the suite to the next.
 - The read case reads ${
           READ_RECORDS.toLocaleString("en-US")
         } records in two GetRecords (10,000 records or 10 MB per call).
@@ -494,10 +538,11 @@ const suite: Suite = {
 
 export default suite
 
-const e2eAt = process.argv.indexOf("--e2e-child")
-if (e2eAt >= 0) {
-  const [side, phase, endpoint, stream] = process.argv.slice(e2eAt + 1)
-  e2eChild(side as E2eSide, phase as E2ePhase, endpoint!, stream!).then(
+/** A child process's entry: runs `run` on the arguments after `flag` (when given) and prints its result. */
+const childEntry = (flag: string, run: (args: ReadonlyArray<string>) => Promise<unknown>) => {
+  const at = process.argv.indexOf(flag)
+  if (at < 0) return
+  run(process.argv.slice(at + 1)).then(
     (out) => process.stdout.write(`${out}\n`),
     (error) => {
       console.error(error)
@@ -505,3 +550,12 @@ if (e2eAt >= 0) {
     }
   )
 }
+
+childEntry(
+  "--port-child",
+  ([side, portCase, endpoint, stream]) => portChild(side as Side, portCase as PortCase, endpoint!, stream!)
+)
+childEntry(
+  "--e2e-child",
+  ([side, phase, endpoint, stream]) => e2eChild(side as E2eSide, phase as E2ePhase, endpoint!, stream!)
+)
