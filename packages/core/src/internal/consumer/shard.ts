@@ -58,27 +58,35 @@ export const MAX_BATCH_BYTES = 1024 * 1024
  * (the bounds a response is cut by): a downstream slower than the events of a subscription takes them
  * in one batch, decoded and emitted at once. A batch resuming inside an aggregate starts one of its own.
  */
-export const coalesceBatches = <A, E>(chunkSize: number): Coalesce<Batch<A, E>> => ({
-  source: (batch) => batch.reader,
-  merge: (into, item) => {
-    if (
-      item.skipThrough !== undefined || into.count + item.count > chunkSize ||
-      into.bytes + item.bytes > MAX_BATCH_BYTES
-    ) return undefined
-    const records = into.records.slice(into.from, into.to)
-    for (let i = item.from; i < item.to; i++) records.push(item.records[i]!)
-    return {
-      reader: into.reader,
-      records,
-      from: 0,
-      to: records.length,
-      skipThrough: into.skipThrough,
-      count: into.count + item.count,
-      bytes: into.bytes + item.bytes,
-      last: item.last
+export const coalesceBatches = <A, E>(chunkSize: number): Coalesce<Batch<A, E>> => {
+  /** The record arrays made by merges (no other batch shares them). */
+  const merged = new WeakSet<ReadonlyArray<Kinesis.KinesisRecord>>()
+  return {
+    source: (batch) => batch.reader,
+    merge: (into, item) => {
+      if (
+        item.skipThrough !== undefined || into.count + item.count > chunkSize ||
+        into.bytes + item.bytes > MAX_BATCH_BYTES
+      ) return undefined
+      // a batch made by a merge owns its array: later merges append to it (no copy per merge)
+      const records = merged.has(into.records) && into.from === 0 && into.to === into.records.length
+        ? into.records as Array<Kinesis.KinesisRecord>
+        : into.records.slice(into.from, into.to)
+      for (let i = item.from; i < item.to; i++) records.push(item.records[i]!)
+      merged.add(records)
+      return {
+        reader: into.reader,
+        records,
+        from: 0,
+        to: records.length,
+        skipThrough: into.skipThrough,
+        count: into.count + item.count,
+        bytes: into.bytes + item.bytes,
+        last: item.last
+      }
     }
   }
-})
+}
 
 /** The metrics of one shard (tagged with the stream and the shard). */
 export interface ShardMeters {
