@@ -7,7 +7,7 @@ import { type Kinesis, StreamAddress } from "@effect-kinesis/core"
 import { assert, describe, it } from "@effect/vitest"
 import { cbor, tag } from "@smithy/core/cbor"
 import { FastCheck as fc } from "effect"
-import { CborError, decode, headSize, keySize, textSize, Writer } from "../src/internal/dataPlane/cbor.js"
+import { BodyPool, CborError, decode, headSize, keySize, textSize, Writer } from "../src/internal/dataPlane/cbor.js"
 import * as Records from "../src/internal/dataPlane/records.js"
 
 const hex = (s: string): Uint8Array => Buffer.from(s.replace(/\s/g, ""), "hex")
@@ -693,5 +693,30 @@ describe("response readers", () => {
     assert.throws(() => Records.getRecordsResponse([]), Records.MalformedResponse)
     assert.throws(() => Records.getRecordsResponse({ Records: [{ Data: 12 }] }), Records.MalformedResponse)
     assert.throws(() => Records.parse("cbor", hex("8201")), CborError)
+  })
+})
+
+describe("BodyPool", () => {
+  it("hands a buffer out once, takes back only its own, reuses it, and keeps at most maxFreeBytes free", () => {
+    const pool = new BodyPool(1024, 8192)
+    const small = pool.acquire(100)
+    assert.strictEqual(small.length, 100)
+    const a = pool.acquire(3000)
+    const b = pool.acquire(3000)
+    assert.strictEqual(a.length, 3000)
+    assert.notStrictEqual(a.buffer, b.buffer, "not handed out twice")
+    pool.release(a)
+    pool.release(a) // (a second release is ignored)
+    pool.release(new Uint8Array(4096)) // (not the pool's)
+    pool.release(small) // (too small to be pooled)
+    const c = pool.acquire(2500)
+    assert.strictEqual(c.buffer, a.buffer, "reused after release")
+    assert.strictEqual(c.length, 2500)
+    assert.notStrictEqual(pool.acquire(2500).buffer, a.buffer, "released once, reused once")
+    // at most 8 KiB kept free: the third 4 KiB buffer is dropped
+    const held = [pool.acquire(4000), pool.acquire(4000), pool.acquire(4000)]
+    for (const body of held) pool.release(body)
+    const again = [pool.acquire(4000), pool.acquire(4000), pool.acquire(4000)].map((x) => x.buffer)
+    assert.strictEqual(again.filter((x) => held.some((h) => h.buffer === x)).length, 2)
   })
 })

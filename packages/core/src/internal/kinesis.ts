@@ -462,15 +462,20 @@ export const fromClient = (
     (request: Kinesis.PutRecordsRequest) =>
       call("putRecords", PUT_RECORDS, request.stream, async (abortSignal, meta) => {
         const body = Records.putRecords(direct.format, request)
-        const out = await (await direct.transport()).send(
-          "PutRecords",
-          direct.format,
-          body,
-          request.stream,
-          abortSignal,
-          meta
-        )
-        return Records.putRecordsResponse(Records.parse(direct.format, out))
+        try {
+          const out = await (await direct.transport()).send(
+            "PutRecords",
+            direct.format,
+            body,
+            request.stream,
+            abortSignal,
+            meta
+          )
+          return Records.putRecordsResponse(Records.parse(direct.format, out))
+        } finally {
+          // the response was read (or the request failed or was aborted): the body may serve another request
+          Records.releaseBody(body)
+        }
       })
 
   const putRecordSent = direct === undefined ?

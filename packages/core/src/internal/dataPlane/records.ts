@@ -15,7 +15,7 @@
 import type * as Kinesis from "../../Kinesis.js"
 import type * as StreamAddress from "../../StreamAddress.js"
 import { badRecords, isValidRecord } from "../options.js"
-import { decode, headSize, keySize, Reader, textSize, utf8Length, Writer } from "./cbor.js"
+import { BodyPool, decode, headSize, keySize, Reader, textSize, utf8Length, Writer } from "./cbor.js"
 
 /** The wire format of a request. */
 export type Format = "cbor" | "json"
@@ -45,6 +45,15 @@ const K_PARTITION_KEY = "PartitionKey"
 const K_EXPLICIT_HASH_KEY = "ExplicitHashKey"
 
 /**
+ * The pool of CBOR PutRecords bodies (64 KiB and more; at most 16 MiB kept free): a body goes back with
+ * `releaseBody` once its request is done (the response read, or the request failed or aborted).
+ */
+const bodies = new BodyPool(64 * 1024, 16 * 1024 * 1024)
+
+/** The request that sent `body` is done: nothing reads it any more. */
+export const releaseBody = (body: Body): void => bodies.release(body.body)
+
+/**
  * PutRecords in CBOR: one buffer of exactly the body's size, each record's data copied into it once.
  * A record that is not what the types promise throws its `InvalidArgument` (the call fails with it).
  */
@@ -69,7 +78,7 @@ const putRecordsCbor = (request: Kinesis.PutRecordsRequest): Uint8Array => {
       size += keySize(K_EXPLICIT_HASH_KEY) + textSize(hashLength)
     }
   }
-  const w = new Writer(size)
+  const w = new Writer(size, bodies)
   w.map(2)
   w.key(K_RECORDS)
   w.array(records.length)
