@@ -669,6 +669,57 @@ describe("response readers", () => {
     assert.throws(() => Records.getRecordsResponseCbor([hex("a0 00")]), CborError)
   })
 
+  it.prop(
+    "putRecordsResponseCbor (results read in place, over any chunks) gives what the general reader gives",
+    [
+      fc.array(
+        fc.oneof(
+          fc.record({
+            SequenceNumber: fc.stringMatching(/^[0-9]{1,56}$/),
+            ShardId: fc.constantFrom("shardId-000000000000", "shardId-000000000007"),
+            Unknown: fc.jsonValue({ maxDepth: 1 })
+          }, { requiredKeys: ["SequenceNumber", "ShardId"] }),
+          fc.record({
+            ErrorCode: fc.constantFrom("ProvisionedThroughputExceededException", "InternalFailure"),
+            ErrorMessage: fc.string({ maxLength: 40 })
+          }, { requiredKeys: ["ErrorCode"] })
+        ),
+        { maxLength: 12 }
+      ),
+      fc.option(fc.constantFrom("NONE", "KMS"), { nil: undefined }),
+      fc.uniqueArray(fc.nat({ max: 1_500 }), { maxLength: 6 })
+    ],
+    ([records, encryptionType, cuts]) => {
+      const body = encode({
+        FailedRecordCount: records.filter((r) => "ErrorCode" in r).length,
+        Records: records,
+        ...(encryptionType === undefined ? {} : { EncryptionType: encryptionType })
+      })
+      const expected = Records.putRecordsResponse(Records.parse("cbor", body))
+      const inPlace = Records.putRecordsResponseCbor(
+        chunked(body, cuts.filter((c) => c <= body.length).sort((a, b) => a - b))
+      )
+      assert.deepStrictEqual(inPlace, expected)
+    }
+  )
+
+  it("putRecordsResponseCbor reads indefinite-length maps and arrays, and rejects what is not a PutRecords body", () => {
+    // {_ "Records": [_ {_ "SequenceNumber": "1", "ShardId": "s"} ], "FailedRecordCount": 0 }
+    const indefinite = hex(
+      "bf 67 5265636f726473 9f bf 6e 53657175656e63654e756d626572 61 31 67 53686172644964 61 73 ff ff " +
+        "71 4661696c65645265636f7264436f756e74 00 ff"
+    )
+    assert.deepStrictEqual(Records.putRecordsResponseCbor([indefinite]), {
+      failedRecordCount: 0,
+      records: [{ _tag: "Success", shardId: "s", sequenceNumber: "1" }]
+    })
+    assert.throws(() => Records.putRecordsResponseCbor([]), Records.MalformedResponse)
+    assert.throws(() => Records.putRecordsResponseCbor([hex("80")]), Records.MalformedResponse)
+    assert.throws(() => Records.putRecordsResponseCbor([encode({ Records: [1] })]), Records.MalformedResponse)
+    assert.throws(() => Records.putRecordsResponseCbor([encode({ FailedRecordCount: 0 })]), Records.MalformedResponse)
+    assert.throws(() => Records.putRecordsResponseCbor([hex("a1 67 5265636f726473 81")]), CborError)
+  })
+
   it("putRecordsResponse reads successes, failures and the encryption type", () => {
     const body = encode({
       FailedRecordCount: 1,

@@ -471,7 +471,9 @@ export const fromClient = (
             abortSignal,
             meta
           )
-          return Records.putRecordsResponse(Records.parse(direct.format, out))
+          return direct.format === "cbor"
+            ? Records.putRecordsResponseCbor(out)
+            : Records.putRecordsResponse(Records.parse(direct.format, out))
         } finally {
           // the response was read (or the request failed or was aborted): the body may serve another request
           Records.releaseBody(body)
