@@ -344,7 +344,16 @@ export const fromClient = (
   let transport: Promise<Transport.Transport> | undefined
   const direct = dataPlane === "sdk" ? undefined : {
     format: dataPlane,
-    transport: () => transport ??= import("./dataPlane/transport.js").then((module) => module.make(client))
+    /** Sends `body` as `operation` in this format through the transport. */
+    send: async (
+      operation: Transport.Operation,
+      body: Records.Body,
+      stream: StreamAddress.StreamAddress | undefined,
+      abortSignal: AbortSignal,
+      meta: CallMeta
+    ) =>
+      (await (transport ??= import("./dataPlane/transport.js").then((module) => module.make(client))))
+        .send(operation, dataPlane, body, stream, abortSignal, meta)
   }
 
   const sdkPutRecords = (request: Kinesis.PutRecordsRequest) =>
@@ -463,14 +472,7 @@ export const fromClient = (
       call("putRecords", PUT_RECORDS, request.stream, async (abortSignal, meta) => {
         const body = Records.putRecords(direct.format, request)
         try {
-          const out = await (await direct.transport()).send(
-            "PutRecords",
-            direct.format,
-            body,
-            request.stream,
-            abortSignal,
-            meta
-          )
+          const out = await direct.send("PutRecords", body, request.stream, abortSignal, meta)
           return direct.format === "cbor"
             ? Records.putRecordsResponseCbor(out)
             : Records.putRecordsResponse(Records.parse(direct.format, out))
@@ -485,14 +487,7 @@ export const fromClient = (
     (request: Kinesis.PutRecordRequest) =>
       call("putRecord", PUT_RECORDS, request.stream, async (abortSignal, meta) => {
         const body = Records.putRecord(direct.format, request)
-        const out = await (await direct.transport()).send(
-          "PutRecord",
-          direct.format,
-          body,
-          request.stream,
-          abortSignal,
-          meta
-        )
+        const out = await direct.send("PutRecord", body, request.stream, abortSignal, meta)
         return Records.putRecordResponse(Records.parse(direct.format, out))
       })
 
@@ -501,14 +496,7 @@ export const fromClient = (
     (request: Kinesis.GetRecordsRequest) =>
       call("getRecords", GET_RECORDS, request.stream, async (abortSignal, meta) => {
         const body = Records.getRecords(direct.format, request)
-        const out = await (await direct.transport()).send(
-          "GetRecords",
-          direct.format,
-          body,
-          request.stream,
-          abortSignal,
-          meta
-        )
+        const out = await direct.send("GetRecords", body, request.stream, abortSignal, meta)
         return direct.format === "cbor"
           ? Records.getRecordsResponseCbor(out)
           : Records.getRecordsResponse(Records.parse(direct.format, out))

@@ -270,7 +270,41 @@ export const putRecordsResponse = (out: unknown): Kinesis.PutRecordsResponse => 
   }
 }
 
-/** One result of a CBOR PutRecords response, read straight into its entry. */
+/**
+ * Reads a response map in place (the reader at its head): its `Records` array, each element read by
+ * `readOne`, and its other fields as they are. `records` is `undefined` when the map has no array there.
+ */
+const readResponse = <T>(
+  reader: Reader,
+  readOne: (reader: Reader) => T
+): { readonly records: Array<T> | undefined; readonly rest: Fields } => {
+  const entries = reader.container(5)
+  let records: Array<T> | undefined
+  const rest: Fields = {}
+  for (let i = 0; entries < 0 ? !reader.atBreak() : i < entries; i++) {
+    const key = reader.key()
+    if (key === "Records" && reader.peek() >> 5 === 4) {
+      const length = reader.container(4)
+      if (length >= 0) {
+        records = new Array<T>(length)
+        for (let j = 0; j < length; j++) records[j] = readOne(reader)
+      } else {
+        records = []
+        while (!reader.atBreak()) records.push(readOne(reader))
+      }
+    } else {
+      const value = reader.item()
+      if (typeof key === "string" && key !== "__proto__") rest[key] = value
+    }
+  }
+  reader.end()
+  return { records, rest }
+}
+
+/**
+ * One result of a CBOR PutRecords response, read straight into its entry. (Field by field with a
+ * `switch`, as `kinesisRecordCbor`: a loop shared through a table of names measured ~10 % slower.)
+ */
 const putRecordsResultCbor = (reader: Reader): Kinesis.PutRecordsResultEntry => {
   if (reader.peek() >> 5 !== 5) throw new MalformedResponse("PutRecords response: a record result is not a map")
   const entries = reader.container(5)
@@ -310,26 +344,7 @@ const putRecordsResultCbor = (reader: Reader): Kinesis.PutRecordsResultEntry => 
 export const putRecordsResponseCbor = (body: ResponseBody): Kinesis.PutRecordsResponse => {
   const reader = new Reader(body)
   if (reader.remaining() === 0 || reader.peek() >> 5 !== 5) return putRecordsResponse(parse("cbor", body))
-  const entries = reader.container(5)
-  let records: Array<Kinesis.PutRecordsResultEntry> | undefined
-  const rest: Fields = {}
-  for (let i = 0; entries < 0 ? !reader.atBreak() : i < entries; i++) {
-    const key = reader.key()
-    if (key === "Records" && reader.peek() >> 5 === 4) {
-      const length = reader.container(4)
-      if (length >= 0) {
-        records = new Array<Kinesis.PutRecordsResultEntry>(length)
-        for (let j = 0; j < length; j++) records[j] = putRecordsResultCbor(reader)
-      } else {
-        records = []
-        while (!reader.atBreak()) records.push(putRecordsResultCbor(reader))
-      }
-    } else {
-      const value = reader.item()
-      if (typeof key === "string" && key !== "__proto__") rest[key] = value
-    }
-  }
-  reader.end()
+  const { records, rest } = readResponse(reader, putRecordsResultCbor)
   if (records === undefined) throw new MalformedResponse("PutRecords response has no Records")
   const encryptionType = string(rest.EncryptionType) as Kinesis.EncryptionType | undefined
   return {
@@ -429,27 +444,9 @@ export const getRecordsResponseCbor = (body: ResponseBody): Kinesis.GetRecordsRe
   // (an empty body reads as an empty map, as `parse` has it)
   if (reader.remaining() === 0) return getRecordsResponse({})
   if (reader.peek() >> 5 !== 5) throw new MalformedResponse("GetRecords response is not a map")
-  const entries = reader.container(5)
-  let records: Array<Kinesis.KinesisRecord> = []
-  const rest: Fields = {}
-  for (let i = 0; entries < 0 ? !reader.atBreak() : i < entries; i++) {
-    const key = reader.key()
-    if (key === "Records" && reader.peek() >> 5 === 4) {
-      const length = reader.container(4)
-      if (length >= 0) {
-        records = new Array<Kinesis.KinesisRecord>(length)
-        for (let j = 0; j < length; j++) records[j] = kinesisRecordCbor(reader)
-      } else {
-        while (!reader.atBreak()) records.push(kinesisRecordCbor(reader))
-      }
-    } else {
-      const value = reader.item()
-      if (typeof key === "string" && key !== "__proto__") rest[key] = value
-    }
-  }
-  reader.end()
+  const { records, rest } = readResponse(reader, kinesisRecordCbor)
   return {
-    records,
+    records: records ?? [],
     nextShardIterator: string(rest.NextShardIterator),
     millisBehindLatest: number(rest.MillisBehindLatest),
     childShards: childShards(rest.ChildShards)
